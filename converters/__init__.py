@@ -1,0 +1,1 @@
+"""Converters: released ``.npy`` files into stores, raw HDF5 simulations into raw stores."""

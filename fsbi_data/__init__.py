@@ -1,0 +1,48 @@
+"""fsbi-data: the fSBI datasets of simulated plasticity rules, opened, queried and extended.
+
+The public API is small:
+
+- :func:`open` — a family (``"6pPol"``, ``"MLP"``), a catalog file or a store path as a labeled
+  :class:`xarray.Dataset`; the ``.fsbi`` accessor on it holds the paper's queries;
+- :func:`fetch`, :func:`datasets` — the released files, downloaded and checksum-verified;
+- :func:`convert` — a released ``.npy`` into a store;
+- :func:`append` — new rules into a store, crash-safely;
+- :mod:`fsbi_data.metrics`, :mod:`fsbi_data.figures`, :mod:`fsbi_data.inference`,
+  :mod:`fsbi_data.simulation` — metrics, the paper's panels, posteriors, new simulations.
+
+Examples
+--------
+>>> import fsbi_data
+>>> ds = fsbi_data.open("6pPol")                      # doctest: +SKIP
+>>> ds.fsbi.plausible().sizes["rule"]                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from . import query as _query  # noqa: F401  (registers the ``.fsbi`` accessor)
+from .errors import FsbiDataError
+from .schema import family
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "open": "fsbi_data.store:open",
+    "append": "fsbi_data.store:append",
+    "fetch": "fsbi_data.catalog:fetch",
+    "datasets": "fsbi_data.catalog:datasets",
+    "convert": "fsbi_data.converters:convert",
+}
+
+__all__ = ["FsbiDataError", "__version__", "family", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    # Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'fsbi_data' has no attribute {name!r}")
+    module, attr = target.split(":")
+    return getattr(import_module(module), attr)

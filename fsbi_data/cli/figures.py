@@ -1,0 +1,5 @@
+"""CLI commands: figures."""
+
+import click
+
+commands: list[click.Command] = []

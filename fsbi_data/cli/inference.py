@@ -1,0 +1,5 @@
+"""CLI commands: inference."""
+
+import click
+
+commands: list[click.Command] = []

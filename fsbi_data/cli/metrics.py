@@ -1,0 +1,5 @@
+"""CLI commands: metrics."""
+
+import click
+
+commands: list[click.Command] = []

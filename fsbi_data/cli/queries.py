@@ -1,0 +1,5 @@
+"""CLI commands: queries."""
+
+import click
+
+commands: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI commands: release."""
+
+import click
+
+commands: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI commands: simulate."""
+
+import click
+
+commands: list[click.Command] = []

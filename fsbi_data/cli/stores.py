@@ -1,0 +1,5 @@
+"""CLI commands: stores."""
+
+import click
+
+commands: list[click.Command] = []

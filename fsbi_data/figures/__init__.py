@@ -1,0 +1,1 @@
+"""The paper's data-driven figure panels, one module per figure."""

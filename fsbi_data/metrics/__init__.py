@@ -1,0 +1,1 @@
+"""Network metrics of simulations (``spec/metrics.md``), raw outputs and their readers."""

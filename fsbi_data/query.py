@@ -1,0 +1,1 @@
+"""The ``.fsbi`` accessor on rule Datasets: the paper's criteria and range queries."""

@@ -1,0 +1,1 @@
+"""Simulating new rules: protocols, backends (Auryn, Brian2), the Dask runner."""

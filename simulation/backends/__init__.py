@@ -1,0 +1,1 @@
+"""Simulation backends: each runs one rule under a protocol and returns a SimulationResult."""
