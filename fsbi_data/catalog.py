@@ -444,6 +444,8 @@ def _find_in_source(source: Path, entry: CatalogEntry) -> Path:
 
 
 def _unavailable(entry: CatalogEntry, url: str, reason: str) -> DataUnavailableError:
+    if url != entry.url:
+        url = f"{url}\n    (mirror of {entry.url})"
     return DataUnavailableError(
         f"cannot get {entry.name!r} ({entry.filename}): {reason}. Nothing is cached at "
         f"{cache_path(entry)}. To get the data:\n"
