@@ -33,6 +33,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 
 from .errors import ChecksumError, DataUnavailableError, UnknownNameError
@@ -165,6 +166,11 @@ class Catalog(Mapping[str, CatalogEntry]):
 
     def __repr__(self) -> str:
         return f"<Catalog of {len(self)} files: {', '.join(self._entries)}>"
+
+    @property
+    def entries(self) -> Mapping[str, CatalogEntry]:
+        """Read-only name → entry mapping (the catalog itself iterates over names)."""
+        return MappingProxyType(self._entries)
 
     def entry(self, name: str) -> CatalogEntry:
         """The entry called ``name``; the family part is case-insensitive (``"mlp/pi0"``).

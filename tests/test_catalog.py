@@ -200,3 +200,9 @@ def test_full_scale_synthetic_release_has_the_real_row_counts_and_sizes(tmp_path
     for entry in cat.values():
         real = CATALOG.entry(entry.name)
         assert (entry.rows, entry.size) == (real.rows, real.size)
+
+
+def test_entries_view_is_read_only():
+    assert list(CATALOG.entries.values()) == list(CATALOG.values())
+    with pytest.raises(TypeError):
+        CATALOG.entries["x"] = CATALOG.entry("MLP")
