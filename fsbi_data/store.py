@@ -184,6 +184,16 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     return encoded
 
 
+def seed_coordinates(seeds: np.ndarray) -> xr.Coordinates:
+    """The indexed ``seed`` coordinate on ``rule``, built without copying the strings."""
+    import pandas as pd
+    from xarray.indexes import PandasIndex
+
+    index = PandasIndex(pd.Index(seeds, dtype=object, copy=False, name="seed"), "rule",
+                        coord_dtype=np.dtype(object))
+    return xr.Coordinates(index.create_variables(), indexes={"seed": index})
+
+
 def _open_part(path: Path) -> xr.Dataset:
     with quiet_zarr():
         return xr.open_zarr(path, consolidated=None, chunks={}, mask_and_scale=False,
@@ -224,7 +234,9 @@ def open_path(path: str | os.PathLike) -> xr.Dataset:
                        compat="override", join="override", combine_attrs="override")
     else:
         ds = base.drop_vars("seed")
-    ds = ds.assign_coords(seed=("rule", seeds)).set_xindex("seed")
+    ds = ds.assign_coords(seed_coordinates(seeds))
+    ds = ds.assign_coords({name: ds[name].load() for name in ds.coords if "rule" not in
+                           ds[name].dims})
     sources = json.loads(base.attrs.get("provenance", "[]"))
     batches = [f["provenance"] for f in manifest["fragments"]]
     ds.attrs = {**base.attrs, "provenance": json.dumps(sources + batches)}
@@ -449,6 +461,8 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
         ds = ds.drop_indexes("seed")
     ds = ds.assign_coords(seed=("rule", encode_seeds(ds["seed"].values, str(path))))
     ds.attrs = attrs
+    if ds.sizes["rule"]:
+        ds = ds.chunk({"rule": CHUNK_ROWS})  # dask chunks aligned with the Zarr chunks
     encoding = {name: variable_encoding(ds[name].shape) for name in ds.variables
                 if ds[name].dims and ds[name].dims[0] == "rule"}
     for name in ds.variables:
