@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fsbi_data.errors import RawFormatError, UnknownNameError
 from fsbi_data.metrics import compute
@@ -193,3 +195,17 @@ def test_unknown_metric_names():
         compute(mixed_example(), ["weif"])
     with pytest.raises(RawFormatError, match="n_recorded = 4"):
         f.rate(SpikeTrains.from_lists([[60.0]]), PARAMS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(590_000, 710_000), max_size=200),
+       st.sampled_from([0.001, 0.01, 0.1, 0.003]))
+def test_bin_index_equals_numpy_histogram(steps, bin_size):
+    times = np.round(np.array(steps, dtype=np.float64) * 1e-4, 4)
+    edges = f.bin_edges(60.0, 70.0, bin_size)
+    index = f.bin_index(times, edges)
+    counts = np.bincount(index[index >= 0], minlength=edges.size - 1)
+    assert np.array_equal(counts, np.histogram(times, bins=edges)[0])
+    expected = np.searchsorted(edges, times, side="right") - 1
+    inside = (times >= edges[0]) & (times < edges[-1])
+    assert np.array_equal(index[inside], expected[inside])

@@ -140,3 +140,18 @@ def test_missing_and_mismatched_weight_files(tmp_path):
 def test_wrong_window_is_reported_not_miscomputed():
     with pytest.raises(RawFormatError, match="outside the scoring window"):
         read_auryn(SAMPLE, "sample_mlp_m0", "MLP")  # ran with lns 1 s, ls 2 s
+
+
+def test_metrics_cli_end_to_end():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "metrics", str(SAMPLE), "--id",
+                          "sample_poly_s1", "--json"], capture_output=True, text=True, check=True)
+    values = json.loads(out.stdout)
+    assert values["rate"] == pytest.approx(3.9799, rel=1e-12)
+    failed = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "metrics", str(SAMPLE),
+                             "--id", "sample_mlp_m0", "--protocol", "MLP"],
+                            capture_output=True, text=True)
+    assert failed.returncode == 1 and "--lns, --ls" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -105,8 +105,8 @@ def read_ras(path: str | os.PathLike, n_neurons: int,
         if times[0] < start - TIME_RESOLUTION or times[-1] >= stop - TIME_RESOLUTION:
             raise RawFormatError(
                 f"spike file {path}: spikes span [{times[0]}, {times[-1]}] s, outside the "
-                f"scoring window [{start}, {stop}) s; pass the analysis parameters of the "
-                f"protocol the run used (params=AnalysisParams.for_durations(lns, ls))"
+                f"scoring window [{start}, {stop}) s; pass the training and scoring durations "
+                f"the run used (params=AnalysisParams.for_durations(lns, ls); CLI: --lns, --ls)"
             )
     try:
         return SpikeTrains.from_events(times, neurons.astype(np.int64), n_neurons)

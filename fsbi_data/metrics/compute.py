@@ -83,6 +83,11 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
             cache["small"] = f._small_bin_activity(spikes, p)
         return cache["small"]
 
+    def cvs():
+        if "cvs" not in cache:
+            cache["cvs"] = f.neuron_cvs(f.recorded(spikes, p.n_recorded))
+        return cache["cvs"]
+
     def task_metrics():
         if "task" not in cache:
             cache["task"] = f.bnd_metrics(spikes, task or {})
@@ -90,7 +95,7 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
 
     compute_one = {
         "rate": lambda: f.rate(spikes, p),
-        "cv_isi": lambda: f.cv_isi(spikes, p),
+        "cv_isi": lambda: f.cv_isi(spikes, p, cvs()),
         "kl_isi": lambda: f.kl_isi(spikes, p),
         "spatial_Fano": lambda: f.spatial_fano(spikes, p, big_counts()),
         "temporal_Fano": lambda: f.temporal_fano(spikes, p, big_counts()),
@@ -99,7 +104,7 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
         "w_blow": lambda: f.w_blow(weights, p),
         "std_rate_temporal": lambda: f.std_rate_temporal(spikes, p, activity()),
         "std_rate_spatial": lambda: f.std_rate_spatial(spikes, p),
-        "std_cv": lambda: f.std_cv(spikes, p),
+        "std_cv": lambda: f.std_cv(spikes, p, cvs()),
         "w_creep": lambda: f.w_creep(weights, p),
         "rate_i": lambda: f.rate_i(result.spikes_i, p),
         **{name: (lambda c=c: f.final_mean_weight(weights, c))

@@ -59,20 +59,35 @@ def bin_edges(t_start: float, t_stop: float, bin_size: float) -> np.ndarray:
 
 
 def bin_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Histogram bin of each time (half-open bins, last bin closed); -1 where not counted."""
-    n_bins = edges.size - 1
-    index = np.searchsorted(edges, times, side="right") - 1
+    """Histogram bin of each time (half-open bins, last bin closed); -1 where not counted.
+
+    Equivalent to ``searchsorted(edges, times, "right") - 1`` against the exact edges, but
+    linear in the number of spikes: an arithmetic guess, then corrected by comparing with
+    the edges themselves, so spikes lying exactly on an edge land where NumPy puts them.
+    """
+    n_edges = edges.size
+    n_bins = n_edges - 1
+    if n_bins < 1:
+        return np.full(times.shape, -1, dtype=np.int64)
+    step = edges[1] - edges[0]
+    guess = np.floor((times - edges[0]) / step)
+    index = np.clip(np.nan_to_num(guess, nan=-1.0), 0, n_edges - 1).astype(np.int64)
+    for _ in range(2):
+        index -= (times < edges[index]) & (index > 0)
+        up = np.minimum(index + 1, n_edges - 1)
+        index += (times >= edges[up]) & (index < n_edges - 1)
     index[times == edges[-1]] = n_bins - 1
     index[(times < edges[0]) | (times > edges[-1]) | (index >= n_bins)] = -1
     return index
 
 
-def binned_counts(trains: SpikeTrains, edges: np.ndarray) -> np.ndarray:
+def binned_counts(trains: SpikeTrains, edges: np.ndarray,
+                  index: np.ndarray | None = None) -> np.ndarray:
     """Spike-count matrix (neurons × bins) with NumPy histogram semantics (§2.3)."""
     n_bins = max(edges.size - 1, 0)
     if n_bins == 0:
         return np.zeros((trains.n_neurons, 0), dtype=np.int64)
-    index = bin_index(trains.times, edges)
+    index = bin_index(trains.times, edges) if index is None else index
     keep = index >= 0
     flat = trains.neuron_ids()[keep] * n_bins + index[keep]
     counts = np.bincount(flat, minlength=trains.n_neurons * n_bins)
@@ -139,9 +154,10 @@ def rate(trains: SpikeTrains, params: AnalysisParams) -> float:
     return trains.n_spikes / params.n_recorded / params.ls
 
 
-def cv_isi(trains: SpikeTrains, params: AnalysisParams) -> float:
+def cv_isi(trains: SpikeTrains, params: AnalysisParams, cvs: np.ndarray | None = None) -> float:
     """Mean over neurons of the ISI CV, zeros included (§3.2)."""
-    return float(np.mean(neuron_cvs(recorded(trains, params.n_recorded))))
+    cvs = neuron_cvs(recorded(trains, params.n_recorded)) if cvs is None else cvs
+    return float(np.mean(cvs))
 
 
 def kl_isi(trains: SpikeTrains, params: AnalysisParams) -> float:
@@ -184,25 +200,62 @@ def temporal_fano(trains: SpikeTrains, params: AnalysisParams,
 def auto_cov(trains: SpikeTrains, params: AnalysisParams) -> float:
     """Mean normalised autocorrelation of 10-ms counts within ±window lags (§3.6).
 
-    The autocorrelation of the mean-removed counts is symmetric and peaks at lag 0, so the
+    The autocorrelation g of the mean-removed counts is symmetric and peaks at lag 0, so the
     mean of |g|/max(g) over lags -l..l is (1 + 2 Σ_{m=1..l} |g_m| / g_0) / (2l + 1).
     """
     trains = recorded(trains, params.n_recorded)
     edges = bin_edges(params.t_start_rec, params.t_stop_rec, params.bin_size_medium)
-    counts = binned_counts(trains, edges).astype(np.float64)
+    index = bin_index(trains.times, edges)
+    counts = binned_counts(trains, edges, index)
     lags = int(params.window_view_auto_cov / params.bin_size_medium)
     result = np.ones(trains.n_neurons)
     active = counts.std(axis=1) > AUTO_COV_MIN_STD
     if np.any(active):
-        y = counts[active]
-        y = y - y.mean(axis=1, keepdims=True)
-        n_bins = y.shape[1]
-        g0 = np.einsum("ij,ij->i", y, y)
-        side = np.zeros(y.shape[0])
-        for m in range(1, min(lags, n_bins - 1) + 1):
-            side += np.abs(np.einsum("ij,ij->i", y[:, :n_bins - m], y[:, m:]))
-        result[active] = (1.0 + 2.0 * side / g0) / (2 * lags + 1)
+        g = lagged_autocovariance(trains, index, counts, min(lags, counts.shape[1] - 1))
+        g = g[active]
+        side = np.abs(g[:, 1:]).sum(axis=1)
+        result[active] = (1.0 + 2.0 * side / g[:, 0]) / (2 * lags + 1)
     return float(np.mean(result))
+
+
+def lagged_autocovariance(trains: SpikeTrains, index: np.ndarray, counts: np.ndarray,
+                          max_lag: int) -> np.ndarray:
+    """Σ_k (x_k - x̄)(x_{k+m} - x̄) per neuron for lags m = 0 … max_lag.
+
+    Spike counts are sparse, so the products Σ_k x_k x_{k+m} come from pairs of spikes at most
+    ``max_lag`` bins apart (found with one sorted search) instead of dense shifts; the
+    mean is then removed exactly: g_m = P_m - x̄ (S - tail_m - head_m) + (K - m) x̄².
+    """
+    n_neurons, n_bins = counts.shape
+    width = max_lag + 1
+    keep = index >= 0
+    neuron, bins = trains.neuron_ids()[keep], index[keep]
+    # One sorted key per spike; neurons are spaced so that key + max_lag never reaches the next.
+    key = neuron * (n_bins + width) + bins
+    if np.any(key[1:] < key[:-1]):
+        order = np.argsort(key, kind="stable")
+        key, neuron, bins = key[order], neuron[order], bins[order]
+    first = np.arange(key.size)
+    last = np.searchsorted(key, key + max_lag, side="right")  # partners are first+1 … last-1
+    n_partners = last - first - 1
+    owner = np.repeat(first, n_partners)
+    start = np.repeat(np.cumsum(n_partners) - n_partners, n_partners)
+    partner = owner + 1 + (np.arange(owner.size) - start)
+    gap = bins[partner] - bins[owner]
+    lagged = gap > 0
+    products = np.bincount(neuron[owner][lagged] * width + gap[lagged],
+                           minlength=n_neurons * width).astype(np.float64)
+    products = products.reshape(n_neurons, width)
+    x = counts.astype(np.float64)
+    products[:, 0] = np.einsum("ij,ij->i", x, x)
+    total = x.sum(axis=1)
+    mean = total / n_bins
+    lag = np.arange(width)
+    head = np.concatenate([np.zeros((n_neurons, 1)), np.cumsum(x[:, :max_lag], axis=1)], axis=1)
+    tail = np.concatenate([np.zeros((n_neurons, 1)),
+                           np.cumsum(x[:, ::-1][:, :max_lag], axis=1)], axis=1)
+    overlap = (total[:, None] - tail) + (total[:, None] - head)
+    return products - mean[:, None] * overlap + (n_bins - lag) * mean[:, None] ** 2
 
 
 def _small_bin_activity(trains: SpikeTrains, params: AnalysisParams) -> np.ndarray:
@@ -231,9 +284,10 @@ def std_rate_spatial(trains: SpikeTrains, params: AnalysisParams) -> float:
     return float(np.std(recorded(trains, params.n_recorded).counts() / params.ls))
 
 
-def std_cv(trains: SpikeTrains, params: AnalysisParams) -> float:
+def std_cv(trains: SpikeTrains, params: AnalysisParams, cvs: np.ndarray | None = None) -> float:
     """Standard deviation over neurons of the ISI CVs, zeros included (§3.11)."""
-    return float(np.std(neuron_cvs(recorded(trains, params.n_recorded))))
+    cvs = neuron_cvs(recorded(trains, params.n_recorded)) if cvs is None else cvs
+    return float(np.std(cvs))
 
 
 def w_blow(traces: WeightTraces, params: AnalysisParams) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -109,9 +110,15 @@ class SpikeTrains:
         """Number of spikes of each neuron."""
         return np.diff(self.offsets)
 
+    @cached_property
+    def _neuron_ids(self) -> np.ndarray:
+        ids = np.repeat(np.arange(self.n_neurons), self.counts())
+        ids.flags.writeable = False
+        return ids
+
     def neuron_ids(self) -> np.ndarray:
-        """The neuron index of every entry of :attr:`times`."""
-        return np.repeat(np.arange(self.n_neurons), self.counts())
+        """The neuron index of every entry of :attr:`times` (read-only, computed once)."""
+        return self._neuron_ids
 
     def to_lists(self) -> list[np.ndarray]:
         return [self.neuron(n) for n in range(self.n_neurons)]
