@@ -1,1 +1,305 @@
-"""The ``.fsbi`` accessor on rule Datasets: the paper's criteria and range queries."""
+"""The ``.fsbi`` accessor on rule Datasets: the paper's criteria and range queries.
+
+Importing :mod:`fsbi_data` registers it on every :class:`xarray.Dataset` in the layout of
+:mod:`fsbi_data.layout` — a store opened with :func:`fsbi_data.open` (lazy) or one built in
+memory alike. Every bound comes from :mod:`fsbi_data.schema`; both ends of a range are
+inclusive and NaN fails every bound, as in the paper.
+
+Examples
+--------
+>>> import fsbi_data
+>>> from fsbi_data.layout import dataset_from_records
+>>> from fsbi_data.testing import release_records
+>>> ds = dataset_from_records(release_records("6pPol", 2000, rng=0))
+>>> ds.fsbi.plausible().sizes["rule"] <= ds.fsbi.criteria("stable activity").sizes["rule"]
+True
+>>> ds.fsbi.where(rate=(5, 10), cv_isi=(0.7, None)).sizes["rule"] > 0
+True
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import QueryError, UnknownNameError
+from .layout import ROUND_PREFIX, round_names
+from .schema import ACCUMULATION_GROUPS, Condition, Family, family
+
+Range = tuple[float | None, float | None]
+
+
+class UnknownSeedError(UnknownNameError):
+    """A seed that is not in the Dataset (a ``KeyError``); the message shows the closest."""
+
+
+@xr.register_dataset_accessor("fsbi")
+class FsbiAccessor:
+    """Queries of a family's rules: ``ds.fsbi.plausible()``, ``ds.fsbi.where(...)``, …"""
+
+    def __init__(self, ds: xr.Dataset) -> None:
+        self._ds = ds
+        self._columns: dict[str, np.ndarray] = {}
+        self._sorted_seeds: list[str] | None = None
+
+    # --- names and columns ------------------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        """The rule family of the Dataset (from its ``family`` attribute)."""
+        if "family" not in self._ds.attrs:
+            raise QueryError("this Dataset has no 'family' attribute; open it with fsbi_data.open")
+        return family(self._ds.attrs["family"])
+
+    def _canonical(self, name: str) -> tuple[str, str]:
+        """('metric' | 'param', canonical name) for a metric or parameter name."""
+        fam = self.family
+        if name in fam.metric_names:
+            return "metric", name
+        canonical = fam.aliases.get(name, name)
+        if canonical in fam.param_names:
+            return "param", canonical
+        raise UnknownNameError(
+            f"{name!r} is neither a metric nor a parameter of {fam.name}; metrics: "
+            f"{', '.join(fam.metric_names)}; parameters: {', '.join(fam.param_names)}"
+        )
+
+    def column(self, name: str) -> np.ndarray:
+        """The values of a metric or parameter as a NumPy array (read once, then cached)."""
+        kind, canonical = self._canonical(name)
+        if canonical not in self._columns:
+            if kind == "metric":
+                values = self._ds[canonical].values
+            else:
+                index = self.family.param_names.index(canonical)
+                values = self._ds["theta"][:, index].values
+            self._columns[canonical] = np.asarray(values)
+        return self._columns[canonical]
+
+    # --- masks and selections -----------------------------------------------------------------
+    def _conditions(self, ranges: dict[str, Any]) -> list[Condition]:
+        conditions = []
+        for name, bounds in ranges.items():
+            _, canonical = self._canonical(name)
+            if not (isinstance(bounds, Sequence) and not isinstance(bounds, str)
+                    and len(bounds) == 2):
+                raise QueryError(
+                    f"the range of {name!r} must be a pair (low, high), with None for an open "
+                    f"end; got {bounds!r}"
+                )
+            low = -np.inf if bounds[0] is None else float(bounds[0])
+            high = np.inf if bounds[1] is None else float(bounds[1])
+            if np.isnan(low) or np.isnan(high):
+                raise QueryError(f"the range of {name!r} has a NaN bound: {bounds!r}")
+            if low > high:
+                raise QueryError(
+                    f"the range of {name!r} is reversed: low {low} > high {high}; write "
+                    f"{name}=({high}, {low})"
+                )
+            conditions.append(Condition(canonical, low, high))
+        return conditions
+
+    def _load_metrics(self, names: Iterable[str]) -> None:
+        """Read the metric columns not cached yet, in one pass over the store."""
+        missing = sorted({n for n in names if n in self.family.metric_names} - set(self._columns))
+        if missing:
+            loaded = self._ds[missing].compute()
+            self._columns.update({n: np.asarray(loaded[n].values) for n in missing})
+
+    def _mask_of(self, conditions: Iterable[Condition]) -> xr.DataArray:
+        conditions = list(conditions)
+        self._load_metrics(c.metric for c in conditions)
+        mask = np.ones(self._ds.sizes["rule"], dtype=bool)
+        for condition in conditions:
+            values = self.column(condition.metric)
+            # NaN compares False with every bound, so it fails every condition.
+            mask &= (values >= condition.low) & (values <= condition.high)
+        return xr.DataArray(mask, dims="rule", coords={"seed": self._ds["seed"]}
+                            if "seed" in self._ds.coords else None)
+
+    def mask(self, **ranges: Range) -> xr.DataArray:
+        """Boolean mask on ``rule``: every ``name=(low, high)`` range holds (inclusive).
+
+        Names are metrics or parameters (``input_rate`` is an alias of ``rate_poisson``);
+        ``None`` leaves an end open.
+        """
+        return self._mask_of(self._conditions(ranges))
+
+    def select(self, mask: xr.DataArray | np.ndarray) -> xr.Dataset:
+        """The rules where ``mask`` is true (lazy variables stay lazy)."""
+        return self._ds.isel(rule=np.flatnonzero(np.asarray(mask)))
+
+    def where(self, **ranges: Range) -> xr.Dataset:
+        """The rules meeting every range, e.g. ``where(rate=(5, 10), cv_isi=(0.7, None))``."""
+        return self.select(self.mask(**ranges))
+
+    def criteria_mask(self, name: str = "plausible", bounds: str = "figures") -> xr.DataArray:
+        """Mask of a named criteria set of the family (see :meth:`criteria`)."""
+        return self._mask_of(self.family.criteria(name, bounds))
+
+    def criteria(self, name: str = "plausible", bounds: str = "figures") -> xr.Dataset:
+        """The rules meeting a named criteria set.
+
+        ``name`` is one of the accumulation-figure groups ``"stable activity"``,
+        ``"stable weights"``, ``"A.I. dynamics"``, ``"plausible"``, or another set of the
+        family (``fsbi_data.family(...).criteria_names``). ``bounds="analyse"`` uses the
+        original code's ``condition()`` bounds instead of the published figures'.
+        """
+        return self.select(self.criteria_mask(name, bounds))
+
+    def plausible(self, bounds: str = "figures") -> xr.Dataset:
+        """The rules meeting the paper's plausibility criteria for the family."""
+        return self.criteria("plausible", bounds)
+
+    # --- rounds -----------------------------------------------------------------------------
+    def round_mask(self, label: str) -> xr.DataArray:
+        name = ROUND_PREFIX + label
+        if name not in self._ds:
+            raise UnknownNameError(
+                f"no round {label!r} in this Dataset; rounds: "
+                f"{', '.join(round_names(self._ds)) or 'none (convert with round files)'}"
+            )
+        return self._ds[name].load()
+
+    def round(self, label: str) -> xr.Dataset:
+        """The rules of a released round file, e.g. ``round("pi3")``."""
+        return self.select(self.round_mask(label))
+
+    def fractions(self, groups: Iterable[str] = ACCUMULATION_GROUPS, by: str | None = "round",
+                  bounds: str = "figures") -> pd.DataFrame:
+        """Fraction of rules meeting each criteria group, per round (tidy table).
+
+        Columns: ``round``, ``group``, ``n_rules``, ``n_meeting``, ``fraction``. Blown-up rules
+        (NaN metrics) count in the denominator, as in the paper. ``by=None`` gives one row per
+        group over the whole Dataset (round ``"all"``).
+        """
+        if by not in ("round", None):
+            raise QueryError(f"fractions(by=...) takes 'round' or None, not {by!r}")
+        groups = list(groups)
+        masks = {g: np.asarray(self.criteria_mask(g, bounds)) for g in groups}
+        if by is None:
+            selections = {"all": np.ones(self._ds.sizes["rule"], dtype=bool)}
+        else:
+            labels = round_names(self._ds)
+            if not labels:
+                raise QueryError("this Dataset holds no round membership; use by=None")
+            selections = {label: np.asarray(self.round_mask(label)) for label in labels}
+        rows = []
+        for label, members in selections.items():
+            n_rules = int(members.sum())
+            for group in groups:
+                n_meeting = int((masks[group] & members).sum())
+                rows.append({"round": label, "group": group, "n_rules": n_rules,
+                             "n_meeting": n_meeting,
+                             "fraction": n_meeting / n_rules if n_rules else np.nan})
+        return pd.DataFrame(rows)
+
+    # --- seeds ------------------------------------------------------------------------------
+    def _seed_index(self) -> pd.Index:
+        if "seed" not in self._ds.indexes:
+            raise QueryError("this Dataset has no indexed 'seed' coordinate; "
+                             "use ds.set_xindex('seed')")
+        return self._ds.indexes["seed"]
+
+    def _closest(self, seed: str, n: int = 3) -> list[str]:
+        if self._sorted_seeds is None:
+            self._sorted_seeds = sorted(map(str, self._seed_index()))
+        seeds = self._sorted_seeds
+        at = bisect.bisect_left(seeds, seed)
+        return seeds[max(0, at - n // 2 - 1):at + n // 2 + 1][:n]
+
+    def _unknown(self, missing: list[str]) -> UnknownSeedError:
+        shown = ", ".join(repr(s) for s in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        closest = ", ".join(repr(s) for s in self._closest(str(missing[0])))
+        return UnknownSeedError(
+            f"seed {shown}{more} not in this Dataset of {self._ds.sizes['rule']:,} rules; "
+            f"closest seeds: {closest}"
+        )
+
+    def positions(self, seeds: Iterable[str]) -> np.ndarray:
+        """Row positions of the given seeds (KeyError with the closest seeds if one is absent)."""
+        seeds = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds,
+                           dtype=object)
+        index = self._seed_index()
+        if not index.is_unique:
+            raise QueryError("the seeds of this Dataset are not unique; convert it with "
+                             "fsbi_data.convert, which resolves duplicate seeds")
+        positions = index.get_indexer(seeds)
+        if np.any(positions < 0):
+            raise self._unknown([str(s) for s in seeds[positions < 0]])
+        return positions
+
+    def rule(self, seed: str) -> xr.Dataset:
+        """The rule with this seed (indexed lookup)."""
+        try:
+            position = self._seed_index().get_loc(seed)
+        except KeyError:
+            raise self._unknown([seed]) from None
+        return self._ds.isel(rule=position)
+
+    def rules(self, seeds: Iterable[str]) -> xr.Dataset:
+        """The rules with these seeds, in the given order."""
+        return self._ds.isel(rule=self.positions(seeds))
+
+    # --- exports ----------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """A pandas DataFrame: one row per rule (seed index), parameter and metric columns."""
+        fam = self.family
+        data: dict[str, np.ndarray] = {}
+        theta = np.asarray(self._ds["theta"].values)
+        for j, name in enumerate(fam.param_names):
+            data[name] = theta[:, j]
+        for name in fam.metric_names:
+            data[name] = self.column(name)
+        for label in round_names(self._ds):
+            data[ROUND_PREFIX + label] = np.asarray(self._ds[ROUND_PREFIX + label].values)
+        index = pd.Index(np.asarray(self._ds["seed"].values).astype(str), name="seed")
+        return pd.DataFrame(data, index=index)
+
+    def to_torch(self, metrics: Sequence[str] = ("rate",), dtype: Any = None):
+        """``(theta, x)`` as torch tensors for sbi.
+
+        ``theta`` is the rule's parameters without the nuisance input rate; ``x`` holds the
+        chosen metrics, one column each. Both float32 unless ``dtype`` says otherwise.
+        """
+        try:
+            import torch
+        except ImportError:
+            raise QueryError("to_torch needs PyTorch: pip install 'fsbi-data[inference]'"
+                             ) from None
+        fam = self.family
+        for name in metrics:
+            if self._canonical(name)[0] != "metric":
+                raise UnknownNameError(f"{name!r} is not a metric of {fam.name}; metrics: "
+                                       f"{', '.join(fam.metric_names)}")
+        dtype = dtype or torch.float32
+        n_rule = len(fam.rule_param_names)
+        theta = np.asarray(self._ds["theta"].values)[:, :n_rule]
+        x = np.stack([self.column(m) for m in metrics], axis=1)
+        return torch.as_tensor(theta, dtype=dtype), torch.as_tensor(x, dtype=dtype)
+
+    def describe(self, bounds: str = "figures") -> pd.DataFrame:
+        """A summary of every metric: completed runs, quantiles, plausible range, share inside."""
+        fam = self.family
+        n = self._ds.sizes["rule"]
+        ranges = {c.metric: (c.low, c.high) for c in fam.criteria("plausible", bounds)}
+        rows = []
+        for name in fam.metric_names:
+            values = self.column(name)
+            finite = values[np.isfinite(values)]
+            low, high = ranges.get(name, (np.nan, np.nan))
+            inside = np.count_nonzero((values >= low) & (values <= high)) / n if n else np.nan
+            q = np.quantile(finite, [0.05, 0.5, 0.95]) if finite.size else [np.nan] * 3
+            rows.append({
+                "metric": name, "units": fam.metric(name).units, "n_nan": int(np.isnan(values)
+                                                                             .sum()),
+                "p05": q[0], "median": q[1], "p95": q[2],
+                "plausible_low": low, "plausible_high": high,
+                "fraction_inside": inside if name in ranges else np.nan,
+            })
+        return pd.DataFrame(rows).set_index("metric")
