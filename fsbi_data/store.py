@@ -461,7 +461,9 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
         ds = ds.drop_indexes("seed")
     ds = ds.assign_coords(seed=("rule", encode_seeds(ds["seed"].values, str(path))))
     ds.attrs = attrs
-    if ds.sizes["rule"]:
+    ds = ds.assign_coords({name: ds[name].astype(str) for name in ds.coords
+                           if ds[name].dtype == object and "rule" not in ds[name].dims})
+    if ds.chunks and ds.sizes["rule"]:
         ds = ds.chunk({"rule": CHUNK_ROWS})  # dask chunks aligned with the Zarr chunks
     encoding = {name: variable_encoding(ds[name].shape) for name in ds.variables
                 if ds[name].dims and ds[name].dims[0] == "rule"}
@@ -473,7 +475,8 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
 
 def collect_garbage(path: Path, manifest: dict[str, Any]) -> None:
     """Remove what no committed manifest names: parts of crashed or superseded writers."""
-    live = {manifest["base"]}
+    kept = set(manifest.get("superseded", []))
+    live = {manifest["base"]} | kept
     for entry in path.iterdir():
         if entry.is_dir() and entry.name not in live and entry.name != FRAGMENTS and (
                 entry.name.startswith("base-") or entry.name.startswith(".base-")):
@@ -483,15 +486,16 @@ def collect_garbage(path: Path, manifest: dict[str, Any]) -> None:
     fragments = {f["name"] for f in manifest["fragments"]}
     if (path / FRAGMENTS).is_dir():
         for entry in (path / FRAGMENTS).iterdir():
-            if entry.name not in fragments:
+            if entry.name not in fragments and f"{FRAGMENTS}/{entry.name}" not in kept:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
 def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = False) -> Path:
     """Merge the base and all fragments of a store into a new base (atomic, crash-safe).
 
-    Readers that opened the store before compaction must open it again: the superseded base
-    and fragments are removed once the new base is committed.
+    The superseded base and fragments stay on disk until the next compaction, so Datasets
+    opened before this one keep reading correct values until then; open the store again
+    after compacting.
 
     Examples
     --------
@@ -500,9 +504,12 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
     path = Path(store)
     with writer_lock(path, wait=wait):
         manifest = read_manifest(path)
-        collect_garbage(path, manifest)
         if not manifest["fragments"]:
             return path
+        if manifest.get("superseded"):  # parts replaced by the previous compaction
+            manifest["superseded"] = []
+            write_manifest(path, manifest)
+        collect_garbage(path, manifest)
         ds = open_path(path)
         generation = manifest.get("generation", 0) + 1
         name = f"base-{generation:06d}"
@@ -515,12 +522,11 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        old = [path / manifest["base"]] + [path / FRAGMENTS / f["name"]
+        superseded = [manifest["base"]] + [f"{FRAGMENTS}/{f['name']}"
                                            for f in manifest["fragments"]]
-        manifest.update(base=name, generation=generation, fragments=[])
+        manifest.update(base=name, generation=generation, fragments=[],
+                        superseded=superseded)
         write_manifest(path, manifest)
-        for part in old:
-            shutil.rmtree(part, ignore_errors=True)
         logger.info("compacted %s into %s (%d rules)", path, name, ds.sizes["rule"])
         return path
 
