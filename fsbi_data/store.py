@@ -276,46 +276,51 @@ def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = 
     >>> ds.rate.sel(seed=ds.seed.values[0]).item()            # doctest: +SKIP
     """
     path = Path(name_or_path)
-    if is_store(path):
-        return open_path(path)
-    if isinstance(name_or_path, str) and not path.exists() and os.sep not in name_or_path:
-        return open_path(store_for_name(name_or_path, source=source, catalog=catalog,
-                                        rounds=rounds, progress=progress))
-    return open_path(path)  # raises the StoreError that says what is wrong with the path
+    if path.exists() or not isinstance(name_or_path, str):
+        return open_path(path)  # a store, or a StoreError saying what the path is not
+    from .errors import UnknownNameError
+
+    try:
+        store = store_for_name(name_or_path, source=source, catalog=catalog, rounds=rounds,
+                               progress=progress)
+    except UnknownNameError as error:
+        raise StoreError(f"{name_or_path!r} is neither a store path nor a dataset name: "
+                         f"{error}") from None
+    ds = open_path(store)
+    if not rounds:
+        ds = ds.drop_vars([v for v in ds.data_vars if v.startswith(ROUND_PREFIX)])
+    return ds
 
 
 def store_for_name(name: str, *, source: Any = None, catalog: Any = None, rounds: bool = True,
                    progress: bool = False) -> Path:
-    """The local store of a catalog family or file, converted on first use."""
+    """The local store of a catalog file (a family name means its ``_all`` file).
+
+    Converted on first use into ``cache_dir()/stores/<name>-<sha12>``; later calls return
+    that store without reading the release file again.
+    """
     from . import catalog as catalog_module
     from .converters import convert
 
     cat = catalog if catalog is not None else catalog_module.CATALOG
-    entry = all_entry(cat, name)
-    round_entries = dict(cat.rounds(entry.family)) if rounds else {}
-    suffix = "" if rounds else "-norounds"
-    dest = catalog_module.cache_dir() / "stores" / f"{entry.name}-{entry.checksum[:12]}{suffix}"
+    entry = cat.entry(name)
+    if entry.dtype_kind not in ("P", "M"):
+        raise StoreError(f"{entry.name} ({entry.filename}) is not a file of rules; open a "
+                         f"released .npy such as {entry.family!r}")
+    with_rounds = rounds and entry.role == "all"
+    label = entry.name.replace("/", "-")
+    suffix = "" if with_rounds or entry.role != "all" else "-norounds"
+    dest = catalog_module.cache_dir() / "stores" / f"{label}-{entry.checksum[:12]}{suffix}"
     if is_store(dest):
         return dest  # trust the store's provenance: no checksum of the release file again
     dest.parent.mkdir(parents=True, exist_ok=True)
     src = catalog_module.fetch(entry.name, source=source, catalog=cat, progress=progress)
-    round_paths = {label: catalog_module.fetch(e.name, source=source, catalog=cat,
-                                               progress=progress)
-                   for label, e in round_entries.items()}
+    round_paths = {}
+    if with_rounds:
+        round_paths = {label: catalog_module.fetch(e.name, source=source, catalog=cat,
+                                                   progress=progress)
+                       for label, e in cat.rounds(entry.family).items()}
     return convert(src, dest, entry.family, rounds=round_paths or None, progress=progress)
-
-
-def all_entry(cat: Any, name: str) -> Any:
-    """The catalog entry of a family's ``_all`` file (or of the file called ``name``)."""
-    try:
-        fam = family(name)
-    except Exception:  # not a family name: a file of the catalog
-        return cat.entry(name)
-    entries = list(cat.entries.values()) if hasattr(cat, "entries") else list(cat)
-    for entry in entries:
-        if entry.family == fam.name and entry.role == "all":
-            return entry
-    raise StoreError(f"the catalog has no '_all' file for family {fam.name}")
 
 
 # --- appending ------------------------------------------------------------------------------
