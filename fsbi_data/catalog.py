@@ -318,7 +318,11 @@ def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = Fal
         Naming the file, the expected and found size or digest, and the fix.
     """
     path = Path(path)
-    size = path.stat().st_size
+    _check_size(path, entry, path.stat().st_size)
+    _check_digest(path, entry, file_checksum(path, entry.checksum_kind, progress=progress))
+
+
+def _check_size(path: Path, entry: CatalogEntry, size: int) -> None:
     if entry.size is not None and size != entry.size:
         raise ChecksumError(
             f"{path}: size {size:,} bytes, but catalog entry {entry.name!r} "
@@ -326,7 +330,9 @@ def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = Fal
             f"truncated or not the released one; delete it and fetch {entry.name!r} again, "
             f"or point source= at an intact copy."
         )
-    found = file_checksum(path, entry.checksum_kind, progress=progress)
+
+
+def _check_digest(path: Path, entry: CatalogEntry, found: str) -> None:
     if found != entry.checksum:
         raise ChecksumError(
             f"{path}: {entry.checksum_kind} {found}, but catalog entry {entry.name!r} "
@@ -334,6 +340,21 @@ def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = Fal
             f"corrupted or not the released one; delete it and fetch {entry.name!r} again, "
             f"or point source= at an intact copy."
         )
+
+
+class _HashingWriter:
+    """A binary file that also feeds what it writes to a sha256 (one pass over a download)."""
+
+    def __init__(self, file):
+        self.file, self.digest, self.size = file, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def _pointer_hint(path: Path) -> str:
@@ -482,13 +503,19 @@ def _download(entry: CatalogEntry, target: Path, progress: bool) -> Path:
         downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_DOWNLOAD_CHUNK,
                                           timeout=60)
         try:
-            downloader(url, str(tmp), None)
+            with open(tmp, "wb") as file:
+                writer = _HashingWriter(file)
+                downloader(url, writer, None)
         except requests.HTTPError as error:
             status = error.response.status_code if error.response is not None else "?"
             raise _unavailable(entry, url, f"the server answered HTTP {status}") from error
         except requests.RequestException as error:
             raise _unavailable(entry, url, f"no connection ({type(error).__name__})") from error
-        verify(tmp, entry, progress=progress)
+        if entry.checksum_kind == "sha256":  # hashed while downloading
+            _check_size(tmp, entry, writer.size)
+            _check_digest(tmp, entry, writer.digest.hexdigest())
+        else:  # a Git blob id needs the size first: hash the file afterwards
+            verify(tmp, entry, progress=progress)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
