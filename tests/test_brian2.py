@@ -196,7 +196,7 @@ def test_quick_6ppol_violent_rule_blows_up_and_static_rule_is_static():
     assert blown.blew_up and blown.spikes_e is None and blown.weights is None
     assert 0 < blown.blow_up_time < p.lns + p.ls
     assert abs(blown.blow_up_time / p.dt - round(blown.blow_up_time / p.dt)) < 1e-9
-    static = backend.run(STATIC_POLY, p.replace(eta=0.0), network_seed=3)
+    static = backend.run(STATIC_POLY, p, network_seed=3)  # alpha..kappa = 0: no change
     assert not static.blew_up
     for key, w in static.weights.weights.items():
         initial = {"ee": p.wee, "ei": p.wei, "ie": p.wie, "ii": p.wii}[key]

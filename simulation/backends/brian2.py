@@ -723,6 +723,12 @@ class Brian2Backend(Backend):
 
     def run(self, theta: np.ndarray, protocol: Protocol, *, network_seed: int,
             workdir: Path | None = None, timeout: float | None = None) -> SimulationResult:
+        """Simulate one rule (see :meth:`Backend.run`).
+
+        The first standalone run of a protocol compiles its program (minutes). ``workdir``
+        and ``timeout`` apply to the compiled program; runtime mode runs in this process and
+        ignores them.
+        """
         self.check_available()
         theta = protocol.validate_theta(theta)
         network_seed = check_network_seed(network_seed)
