@@ -60,3 +60,7 @@ class BackendUnavailableError(SimulationError):
 
 class RawFormatError(FsbiDataError, ValueError):
     """A raw simulation output (spike or weight file, HDF5 group) is malformed."""
+
+
+class ProtocolError(SimulationError, ValueError):
+    """A protocol parameter, or a theta run under a protocol, is invalid."""
