@@ -20,11 +20,13 @@ int main(int ac, char* av[])
 	int n_e = 4096, n_i = 1024, n_input = 5000, n_recorded = 1000, n_recorded_i = 500;
 	int nh1 = 50, nh2 = 4;
 	double tau_ampa = 5e-3, tau_gaba = 10e-3, tau_nmda = 100e-3, ampa_nmda_ratio = 0.3;
+	double tau_adapt = 0.1, delta_adapt = 0.1;
 	double tau_vtrace = 1.0, tau_cexc = 1.0, tau_cinh = 1.0;
 	double wmax = 20.0, wee = 0.1, wei = 0.1, wie = 1.0, wii = 1.0;
 	double sparseness = 0.1, sparseness_poisson = 0.05, rate_poisson = 10.0;
 	double weight_poisson = 0.075, max_rate_checker = 50.0, tau_checker = 1.0;
-	double lns = 60.0, ls = 10.0;
+	double lns = 60.0, ls = 10.0, weight_sample_interval = 0.1;
+	int n_monitored_synapses = 100;
 	bool record_i = true;
 
 	po::options_description desc("fsbi-data MLP program; options (paper values as defaults)");
@@ -44,6 +46,8 @@ int main(int ac, char* av[])
 		("tau_vtrace", po::value<double>(&tau_vtrace), "time constant of the membrane trace [s]")
 		("tau_cexc", po::value<double>(&tau_cexc), "time constant of the excitatory current trace [s]")
 		("tau_cinh", po::value<double>(&tau_cinh), "time constant of the inhibitory current trace [s]")
+		("tau_adapt", po::value<double>(&tau_adapt), "adaptation time constant [s]")
+		("delta_adapt", po::value<double>(&delta_adapt), "adaptation increment at a spike")
 		("nh1", po::value<int>(&nh1), "first hidden layer size")
 		("nh2", po::value<int>(&nh2), "second hidden layer size")
 		("wmax", po::value<double>(&wmax), "upper weight bound of E->E and I->E")
@@ -61,7 +65,9 @@ int main(int ac, char* av[])
 		("ls", po::value<double>(&ls), "scoring duration [s]")
 		("n_recorded", po::value<int>(&n_recorded), "record E neurons 0..n-1")
 		("record_i", po::value<bool>(&record_i), "also record I neurons")
-		("n_recorded_i", po::value<int>(&n_recorded_i), "record I neurons 0..n-1");
+		("n_recorded_i", po::value<int>(&n_recorded_i), "record I neurons 0..n-1")
+		("n_monitored_synapses", po::value<int>(&n_monitored_synapses), "weights followed per plastic projection")
+		("weight_sample_interval", po::value<double>(&weight_sample_interval), "weight sampling interval [s]");
 
 	fsbi::MLPRule rule_ee, rule_ie;
 	try {
@@ -77,9 +83,13 @@ int main(int ac, char* av[])
 		fsbi::require_positive("--tau_vtrace", tau_vtrace);
 		fsbi::require_positive("--tau_cexc", tau_cexc);
 		fsbi::require_positive("--tau_cinh", tau_cinh);
+		fsbi::require_positive("--tau_adapt", tau_adapt);
+		fsbi::require_nonnegative("--delta_adapt", delta_adapt);
 		fsbi::require_nonnegative("--rate_poisson", rate_poisson);
 		fsbi::require_nonnegative("--lns", lns);
 		fsbi::require_positive("--ls", ls);
+		fsbi::require_positive("--weight_sample_interval", weight_sample_interval);
+		if (n_monitored_synapses < 1) throw fsbi::InputError("--n_monitored_synapses must be >= 1");
 		if (n_e < 1 || n_i < 1 || n_input < 1)
 			throw fsbi::InputError("--NE, --NI and --N_input must be >= 1");
 		if (n_recorded > n_e || n_recorded_i > n_i)
@@ -101,6 +111,8 @@ int main(int ac, char* av[])
 		group->set_tau_nmda(tau_nmda);
 		group->set_ampa_nmda_ratio(ampa_nmda_ratio);
 		group->set_trace_taus(tau_vtrace, tau_cexc, tau_cinh);
+		group->set_tau_adapt(tau_adapt);
+		group->dg_adapt = delta_adapt;
 	}
 
 	PoissonGroup* pool = new PoissonGroup(n_input, rate_poisson);
@@ -121,10 +133,10 @@ int main(int ac, char* av[])
 	if (completed) {  // a blown-up run skips the scoring phase
 		new SpikeMonitor(neurons_e, sys->fn("out.e." + id, "ras"), n_recorded);
 		if (record_i) new SpikeMonitor(neurons_i, sys->fn("out.i." + id, "ras"), n_recorded_i);
-		WeightMonitor* monitor_ee = new WeightMonitor(con_ee, sys->fn("con_ee." + id, "syn"), 0.1);
-		monitor_ee->add_equally_spaced(100);
-		WeightMonitor* monitor_ie = new WeightMonitor(con_ie, sys->fn("con_ie." + id, "syn"), 0.1);
-		monitor_ie->add_equally_spaced(100);
+		WeightMonitor* monitor_ee = new WeightMonitor(con_ee, sys->fn("con_ee." + id, "syn"), weight_sample_interval);
+		monitor_ee->add_equally_spaced(n_monitored_synapses);
+		WeightMonitor* monitor_ie = new WeightMonitor(con_ie, sys->fn("con_ie." + id, "syn"), weight_sample_interval);
+		monitor_ie->add_equally_spaced(n_monitored_synapses);
 		completed = fsbi::run_until(score_stop, ls);
 	}
 	const double stop_time = sys->get_time();

@@ -24,7 +24,8 @@ int main(int ac, char* av[])
 	double eta = 0.01, wmax = 20.0, wee = 0.1, wei = 0.1, wie = 1.0, wii = 1.0;
 	double sparseness = 0.1, sparseness_poisson = 0.05, rate_poisson = 10.0;
 	double weight_poisson = 0.075, max_rate_checker = 100.0, tau_checker = 1.0;
-	double lns = 60.0, ls = 10.0;
+	double lns = 60.0, ls = 10.0, weight_sample_interval = 0.1;
+	int n_monitored_synapses = 100;
 	bool record_i = true;
 
 	po::options_description desc("fsbi-data 6pPol program; options (paper values as defaults)");
@@ -60,7 +61,9 @@ int main(int ac, char* av[])
 		("ls", po::value<double>(&ls), "scoring duration [s]")
 		("n_recorded", po::value<int>(&n_recorded), "record E neurons 0..n-1")
 		("record_i", po::value<bool>(&record_i), "also record I neurons")
-		("n_recorded_i", po::value<int>(&n_recorded_i), "record I neurons 0..n-1");
+		("n_recorded_i", po::value<int>(&n_recorded_i), "record I neurons 0..n-1")
+		("n_monitored_synapses", po::value<int>(&n_monitored_synapses), "weights followed per plastic projection")
+		("weight_sample_interval", po::value<double>(&weight_sample_interval), "weight sampling interval [s]");
 
 	fsbi::SixParamRule rules[4];
 	try {
@@ -79,6 +82,8 @@ int main(int ac, char* av[])
 		fsbi::require_nonnegative("--rate_poisson", rate_poisson);
 		fsbi::require_nonnegative("--lns", lns);
 		fsbi::require_positive("--ls", ls);
+		fsbi::require_positive("--weight_sample_interval", weight_sample_interval);
+		if (n_monitored_synapses < 1) throw fsbi::InputError("--n_monitored_synapses must be >= 1");
 		if (n_e < 1 || n_i < 1 || n_input < 1)
 			throw fsbi::InputError("--NE, --NI and --N_input must be >= 1");
 		if (n_recorded > n_e || n_recorded_i > n_i)
@@ -125,8 +130,8 @@ int main(int ac, char* av[])
 		if (record_i) new SpikeMonitor(neurons_i, sys->fn("out.i." + id, "ras"), n_recorded_i);
 		for (int c = 0; c < 4; ++c) {
 			WeightMonitor* monitor = new WeightMonitor(
-			    connections[c], sys->fn(std::string("con_") + projections[c] + "." + id, "syn"), 0.1);
-			monitor->add_equally_spaced(100);
+			    connections[c], sys->fn(std::string("con_") + projections[c] + "." + id, "syn"), weight_sample_interval);
+			monitor->add_equally_spaced(n_monitored_synapses);
 		}
 		completed = fsbi::run_until(score_stop, ls);
 	}
