@@ -221,7 +221,7 @@ def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
         if done.returncode != 0:
             raise BackendUnavailableError(
                 f"building the Auryn programs against {auryn.root} failed (exit status "
-                f"{done.returncode}); compiler output:\n{done.stderr[-4000:]}\nCheck that "
+                f"{done.returncode}); compiler output (first lines):\n{done.stderr[:3000]}\nCheck that "
                 f"Auryn is built with the same compiler and Boost/MPI versions. {_INSTALL}"
             )
         (staging / "BUILD_INFO").write_text(

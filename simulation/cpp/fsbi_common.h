@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -20,6 +22,15 @@ namespace fsbi {
 
 // Exit status of a run whose input was rejected before any simulation.
 const int EXIT_BAD_INPUT = 2;
+
+// Finiteness from the bit pattern: the programs are compiled with -ffast-math, under which
+// std::isfinite may be folded to true.
+inline bool is_finite(double value)
+{
+	std::uint64_t bits;
+	std::memcpy(&bits, &value, sizeof bits);
+	return ((bits >> 52) & 0x7ff) != 0x7ff;
+}
 
 struct InputError : public std::runtime_error {
 	explicit InputError(const std::string& what) : std::runtime_error(what) {}
@@ -52,7 +63,7 @@ inline std::vector<double> decode_rule(const std::string& option, const std::str
 		if (stop == field.c_str() || *stop != '\0') {
 			throw InputError(where.str() + "field '" + field + "' is not a number");
 		}
-		if (!std::isfinite(value)) {
+		if (!is_finite(value)) {
 			throw InputError(where.str() + "field '" + field + "' is not a finite number");
 		}
 		values.push_back(value);
@@ -68,7 +79,7 @@ inline std::vector<double> decode_rule(const std::string& option, const std::str
 
 inline void require_positive(const std::string& what, double value)
 {
-	if (!(value > 0.0) || !std::isfinite(value)) {
+	if (!is_finite(value) || !(value > 0.0)) {
 		std::ostringstream msg;
 		msg << what << " must be a positive finite number; got " << value;
 		throw InputError(msg.str());
@@ -77,7 +88,7 @@ inline void require_positive(const std::string& what, double value)
 
 inline void require_nonnegative(const std::string& what, double value)
 {
-	if (!(value >= 0.0) || !std::isfinite(value)) {
+	if (!is_finite(value) || !(value >= 0.0)) {
 		std::ostringstream msg;
 		msg << what << " must be a non-negative finite number; got " << value;
 		throw InputError(msg.str());
