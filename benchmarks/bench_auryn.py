@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from fsbi_data.simulation.backends.auryn import AurynBackend, command_line, program_name
 from fsbi_data.simulation.protocols import protocol
 from fsbi_data.simulation.seeds import rule_seed

@@ -26,10 +26,11 @@ import math
 import os
 import platform
 import time
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -39,7 +40,8 @@ from fsbi_data.layout import dataset_from_arrays
 from fsbi_data.schema import Family
 
 from .backends.base import Backend, check_network_seed, get_backend
-from .protocols import Protocol, protocol as protocol_preset
+from .protocols import Protocol
+from .protocols import protocol as protocol_preset
 from .seeds import network_seed_of, rule_seeds
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
-from fsbi_data.schema import family
 from fsbi_data.simulation.backends import auryn as auryn_backend
 from fsbi_data.simulation.backends.auryn import (
     AurynBackend,
@@ -33,6 +28,11 @@ from fsbi_data.simulation.backends.auryn import (
 )
 from fsbi_data.simulation.mlp_constants import RULE_CST_PART
 from fsbi_data.simulation.protocols import protocol
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
+from fsbi_data.schema import family
 
 SAMPLE = Path(__file__).parent / "data" / "auryn-sample"
 if not SAMPLE.is_dir():

@@ -13,9 +13,10 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
-from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
 from fsbi_data.simulation.seeds import rule_seeds  # noqa: E402
+
+from fsbi_data import store as stores  # noqa: E402
 
 
 def fsbi_data_command() -> list[str]:

@@ -221,8 +221,9 @@ def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
         if done.returncode != 0:
             raise BackendUnavailableError(
                 f"building the Auryn programs against {auryn.root} failed (exit status "
-                f"{done.returncode}); compiler output (first lines):\n{done.stderr[:3000]}\nCheck that "
-                f"Auryn is built with the same compiler and Boost/MPI versions. {_INSTALL}"
+                f"{done.returncode}); compiler output (first lines):\n"
+                f"{done.stderr[:3000]}\nCheck that Auryn is built with the same compiler and "
+                f"Boost/MPI versions. {_INSTALL}"
             )
         (staging / "BUILD_INFO").write_text(
             f"auryn_root={auryn.root}\nauryn_version={auryn.version}\ncxx={cxx}\n")
