@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/program_options.hpp>
+
 #include "auryn.h"
 
 namespace fsbi {
@@ -125,6 +127,104 @@ inline void print_marker(bool completed, double stop_time)
 	if (completed) std::cout << "cynthia-1cynthia";
 	else std::cout << "cynthia" << stop_time << "cynthia";
 	std::cout.flush();
+}
+
+
+// Options shared by both programs, with the paper's values as defaults (spec section 7).
+struct NetworkOptions {
+	std::string id = "0", workdir;
+	unsigned int seed = 0;
+	int n_e = 4096, n_i = 1024, n_input = 5000, n_recorded = 1000, n_recorded_i = 500;
+	int n_monitored_synapses = 100;
+	double tau_ampa = 5e-3, tau_gaba = 10e-3, tau_nmda = 100e-3, ampa_nmda_ratio = 0.3;
+	double wmax = 20.0, wee = 0.1, wei = 0.1, wie = 1.0, wii = 1.0;
+	double sparseness = 0.1, sparseness_poisson = 0.05, rate_poisson = 10.0;
+	double weight_poisson = 0.075, max_rate_checker, tau_checker = 1.0;
+	double lns = 60.0, ls = 10.0, weight_sample_interval = 0.1;
+	bool record_i = true;
+
+	explicit NetworkOptions(double default_max_rate) : max_rate_checker(default_max_rate) {}
+
+	void add_to(boost::program_options::options_description& desc)
+	{
+		namespace po = boost::program_options;
+		desc.add_options()
+			("help", "print this help")
+			("ID", po::value<std::string>(&id), "label used in the output file names")
+			("seed", po::value<unsigned int>(&seed)->required(), "network seed (>= 1): connectivity and input")
+			("workdir", po::value<std::string>(&workdir)->required(), "existing output directory")
+			("rate_poisson", po::value<double>(&rate_poisson)->required(), "input rate [Hz]")
+			("NE", po::value<int>(&n_e), "excitatory population size")
+			("NI", po::value<int>(&n_i), "inhibitory population size")
+			("tau_ampa", po::value<double>(&tau_ampa), "AMPA time constant [s]")
+			("tau_gaba", po::value<double>(&tau_gaba), "GABA time constant [s]")
+			("tau_nmda", po::value<double>(&tau_nmda), "NMDA time constant [s]")
+			("ampa_nmda_ratio", po::value<double>(&ampa_nmda_ratio), "AMPA/NMDA ratio")
+			("wmax", po::value<double>(&wmax), "upper weight bound of plastic synapses")
+			("wee", po::value<double>(&wee), "initial E->E weight")
+			("wei", po::value<double>(&wei), "initial E->I weight")
+			("wie", po::value<double>(&wie), "initial I->E weight")
+			("wii", po::value<double>(&wii), "initial I->I weight")
+			("sparseness", po::value<double>(&sparseness), "recurrent connection probability")
+			("N_input", po::value<int>(&n_input), "Poisson pool size")
+			("sparseness_poisson", po::value<double>(&sparseness_poisson), "input connection probability")
+			("weight_poisson", po::value<double>(&weight_poisson), "input weight")
+			("max_rate_checker", po::value<double>(&max_rate_checker), "blow-up threshold of the E rate [Hz]")
+			("tau_checker", po::value<double>(&tau_checker), "rate checker time constant [s]")
+			("lns", po::value<double>(&lns), "training duration [s]")
+			("ls", po::value<double>(&ls), "scoring duration [s]")
+			("n_recorded", po::value<int>(&n_recorded), "record E neurons 0..n-1")
+			("record_i", po::value<bool>(&record_i), "also record I neurons")
+			("n_recorded_i", po::value<int>(&n_recorded_i), "record I neurons 0..n-1")
+			("n_monitored_synapses", po::value<int>(&n_monitored_synapses), "weights followed per plastic projection")
+			("weight_sample_interval", po::value<double>(&weight_sample_interval), "weight sampling interval [s]");
+	}
+
+	void validate() const
+	{
+		if (seed < 1) throw InputError("--seed must be >= 1 (0 would mean a clock seed)");
+		require_nonnegative("--rate_poisson", rate_poisson);
+		require_nonnegative("--lns", lns);
+		require_positive("--ls", ls);
+		require_positive("--weight_sample_interval", weight_sample_interval);
+		if (n_monitored_synapses < 1) throw InputError("--n_monitored_synapses must be >= 1");
+		if (n_e < 1 || n_i < 1 || n_input < 1)
+			throw InputError("--NE, --NI and --N_input must be >= 1");
+		if (n_recorded > n_e || n_recorded_i > n_i)
+			throw InputError("--n_recorded / --n_recorded_i exceed the population size");
+	}
+};
+
+// Parse the command line into the variables bound in `desc`; false after printing the help.
+inline bool parse_options(int ac, char* av[],
+                          const boost::program_options::options_description& desc)
+{
+	namespace po = boost::program_options;
+	po::variables_map vm;
+	po::store(po::parse_command_line(ac, av, desc), vm);
+	if (vm.count("help")) {
+		std::cerr << desc << std::endl;
+		return false;
+	}
+	po::notify(vm);
+	return true;
+}
+
+// The spike monitors of the scoring phase: E neurons 0..n_recorded-1, I if requested.
+inline void record_spikes(const NetworkOptions& o, auryn::SpikingGroup* e, auryn::SpikingGroup* i)
+{
+	new auryn::SpikeMonitor(e, auryn::sys->fn("out.e." + o.id, "ras"), o.n_recorded);
+	if (o.record_i)
+		new auryn::SpikeMonitor(i, auryn::sys->fn("out.i." + o.id, "ras"), o.n_recorded_i);
+}
+
+// A weight monitor following equally spaced synapses of a plastic projection ("con_<name>").
+inline void record_weights(const NetworkOptions& o, auryn::SparseConnection* connection,
+                           const std::string& name)
+{
+	auryn::WeightMonitor* monitor = new auryn::WeightMonitor(
+	    connection, auryn::sys->fn("con_" + name + "." + o.id, "syn"), o.weight_sample_interval);
+	monitor->add_equally_spaced(o.n_monitored_synapses);
 }
 
 }  // namespace fsbi
