@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from fsbi_data.errors import FsbiDataError, ProtocolError, SimulationError
+from fsbi_data.errors import (
+    BackendUnavailableError,
+    FsbiDataError,
+    ProtocolError,
+    SimulationError,
+)
 from fsbi_data.layout import dataset_from_arrays
 from fsbi_data.schema import Family
 
@@ -198,6 +203,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
     if index.size:
         with ExitStack() as stack:
             client = _client(stack, client, scheduler, workers)
+            _check_workers(client, backend)
             futures = {}
             backend_future = client.scatter(backend, broadcast=True)
             protocol_future = client.scatter(protocol, broadcast=True)
@@ -286,6 +292,20 @@ def _client(stack: ExitStack, client: Any, scheduler: str | None, workers: int |
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
         dashboard_address=None))
     return stack.enter_context(Client(cluster))
+
+
+def _check_workers(client: Any, backend: Backend) -> None:
+    """Check the backend on every worker, in the worker's main thread.
+
+    Tasks run in worker threads, but some simulators must first be imported in a main thread
+    (Brian2 installs a signal handler at import); ``available()`` imports them there.
+    """
+    answers = client.run(backend.available)
+    broken = sorted(worker for worker, ok in answers.items() if not ok)
+    if broken:
+        raise BackendUnavailableError(
+            f"backend {backend.name!r} is unavailable on worker(s) {', '.join(broken)}: "
+            f"{backend.why_unavailable()}")
 
 
 def _collect(futures: dict, thetas: np.ndarray, seeds: np.ndarray,

@@ -21,6 +21,7 @@ from fsbi_data.simulation.seeds import network_seed_of, rule_seeds  # noqa: E402
 
 from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.errors import ProtocolError, SimulationError  # noqa: E402
+from fsbi_data.layout import provenance  # noqa: E402
 
 QUICK = protocol("6pPol", "quick")
 # Three prior rules; with this draw the second blows up under the quick protocol.
@@ -82,8 +83,7 @@ def test_batches_carry_provenance_with_network_seeds(sweep):
         recorded.update(record["network_seeds"])
     assert recorded == {s: network_seed_of(s) for s in rule_seeds(THETAS, "6pPol")}
     assert run.network_seeds.tolist() == [recorded[s] for s in run.rules["seed"].values]
-    batches = [p for p in stores.open(path).attrs["provenance"] if p.get("source") ==
-               "simulation"]
+    batches = [p for p in provenance(stores.open(path)) if p.get("source") == "simulation"]
     assert len(batches) == 2
 
 

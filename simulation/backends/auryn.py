@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import re
@@ -41,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
-from fsbi_data.metrics.raw import SimulationResult
+from fsbi_data.metrics.raw import AnalysisParams, SimulationResult
 from fsbi_data.schema import family
 
 from ..protocols import Protocol
@@ -435,14 +436,23 @@ class AurynBackend(Backend):
             if blow_up_time is not None:
                 return SimulationResult.blown_up(blow_up_time, params, seed=seed, theta=theta,
                                                  network_seed=network_seed, info=info)
-            from fsbi_data.metrics import read_auryn
-
-            result = read_auryn(run_dir, seed, protocol=protocol.family)
+            result = _read_outputs(run_dir, seed, protocol, params)
             return replace(result, params=params, seed=seed, theta=theta,
                            network_seed=network_seed, blow_up_time=None, info=info)
         finally:
             if temporary or not self.keep_files:
                 _remove_outputs(run_dir, seed, remove_dir=temporary)
+
+
+def _read_outputs(run_dir: Path, run_id: str, protocol: Protocol,
+                  params: AnalysisParams) -> SimulationResult:
+    """The monitor files of a completed run, read with the metrics readers."""
+    from fsbi_data.metrics import read_auryn
+
+    kwargs = {"protocol": protocol.family}
+    if "params" in inspect.signature(read_auryn).parameters:
+        kwargs["params"] = params  # the number of recorded neurons is not in the files
+    return read_auryn(run_dir, run_id, **kwargs)
 
 
 def check_protocol(protocol: Protocol) -> None:
