@@ -205,8 +205,8 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
             client = _client(stack, client, scheduler, workers)
             _check_workers(client, backend)
             futures = {}
-            backend_future = client.scatter(backend, broadcast=True)
-            protocol_future = client.scatter(protocol, broadcast=True)
+            backend_future = client.scatter(backend, broadcast=True, hash=False)
+            protocol_future = client.scatter(protocol, broadcast=True, hash=False)
             for i in index:
                 future = client.submit(run_rule, backend_future, protocol_future, thetas[i],
                                        int(net_seeds[i]), str(seeds[i]), timeout,
@@ -323,7 +323,9 @@ def _collect(futures: dict, thetas: np.ndarray, seeds: np.ndarray,
                 records[record["seed"]] = record
                 writer.add(record, thetas[i])
             else:
-                error = future.exception()
+                error = future.exception() if future.status == "error" else None
+                if error is None:  # cancelled or lost: report the state
+                    error = SimulationError(f"the task ended in state {future.status!r}")
                 failures.append(RuleFailure(str(seeds[i]), thetas[i], str(error),
                                             type(error).__name__))
                 log.warning("rule %s failed: %s", seeds[i], error)
