@@ -36,10 +36,7 @@ def plausible_theta(family_name: str) -> np.ndarray:
         theta = np.zeros(23)
         theta[-1] = 10.0
         return theta
-    runs_file = SAMPLE / "runs.json"
-    if not runs_file.exists():
-        runs_file = Path("/work/shared/data/auryn-sample/runs.json")
-    args = json.loads(runs_file.read_text())["s1"]["args"]
+    args = json.loads((SAMPLE / "runs.json").read_text())["s1"]["args"]
     theta = []
     for name in ("--ruleEE", "--ruleEI", "--ruleIE", "--ruleII"):
         theta += [float(v) for v in args[args.index(name) + 1][1:-1].split("a")]

@@ -34,9 +34,7 @@ from hypothesis import strategies as st
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
 from fsbi_data.schema import family
 
-SAMPLE = Path(__file__).parent / "data" / "auryn-sample"
-if not SAMPLE.is_dir():
-    SAMPLE = Path("/work/shared/data/auryn-sample")
+SAMPLE = Path(__file__).parent / "data" / "auryn-sample"  # genuine runs of the paper's programs
 
 
 def sample_runs() -> dict:
@@ -353,6 +351,17 @@ def test_program_requires_a_rule_and_a_seed(backend, tmp_path):
     args[args.index("--seed") + 1] = "0"
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "--seed must be >= 1" in done.stderr
+
+
+@pytest.mark.auryn
+@needs_auryn
+def test_durations_count_whole_steps(backend):
+    # 0.1 s + 0.7 s: the original programs lost a step or reported a blow-up at the end
+    proto = protocol("6pPol", "quick").replace(lns=0.1, ls=0.7)
+    result = backend.run(plausible_theta("6pPol"), proto, network_seed=2)
+    assert result.blow_up_time is None
+    np.testing.assert_allclose(result.weights.t, 0.1 + 0.1 * np.arange(7), atol=1e-9)
+    assert result.spikes_e.times.max() <= 0.8 - 1e-4 + 1e-9
 
 
 @pytest.mark.auryn
