@@ -31,6 +31,7 @@ from fsbi_data.simulation.protocols import protocol
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fsbi_data.metrics as fsbi_metrics
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
 from fsbi_data.schema import family
 
@@ -222,6 +223,9 @@ def test_failed_build_quotes_the_compiler_and_leaves_no_cache(tmp_path, monkeypa
 
 
 # --- with a real Auryn ------------------------------------------------------------------------
+needs_reader = pytest.mark.skipif(
+    not hasattr(fsbi_metrics, "read_auryn"),
+    reason="fsbi_data.metrics.read_auryn (the monitor-file reader) is not available")
 needs_auryn = pytest.mark.skipif(
     not os.environ.get("AURYN_DIR"),
     reason="AURYN_DIR is not set: install Auryn (see docs/auryn.md) to run the Auryn tests")
@@ -277,6 +281,7 @@ def test_both_programs_build_and_are_cached(backend):
 @pytest.mark.auryn
 @needs_auryn
 @pytest.mark.parametrize("fam_name", ["6pPol", "MLP"])
+@needs_reader
 def test_plausible_rule_completes_and_outputs_parse(backend, fam_name, tmp_path):
     proto = protocol(fam_name, "quick")
     result = backend.run(plausible_theta(fam_name), proto, network_seed=3, workdir=tmp_path)
@@ -307,6 +312,7 @@ def test_violent_rule_blows_up_with_its_time(backend, fam_name):
 
 @pytest.mark.auryn
 @needs_auryn
+@needs_reader
 def test_same_seed_same_network_different_seed_different(backend):
     proto = protocol("6pPol", "quick")
     theta = plausible_theta("6pPol")
@@ -355,6 +361,7 @@ def test_program_requires_a_rule_and_a_seed(backend, tmp_path):
 
 @pytest.mark.auryn
 @needs_auryn
+@needs_reader
 def test_durations_count_whole_steps(backend):
     # 0.1 s + 0.7 s: the original programs lost a step or reported a blow-up at the end
     proto = protocol("6pPol", "quick").replace(lns=0.1, ls=0.7)

@@ -19,6 +19,7 @@ from fsbi_data.simulation.protocols import protocol  # noqa: E402
 from fsbi_data.simulation.runner import simulate  # noqa: E402
 from fsbi_data.simulation.seeds import network_seed_of, rule_seeds  # noqa: E402
 
+import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.errors import ProtocolError, SimulationError  # noqa: E402
 from fsbi_data.layout import provenance  # noqa: E402
@@ -26,6 +27,11 @@ from fsbi_data.layout import provenance  # noqa: E402
 QUICK = protocol("6pPol", "quick")
 # Three prior rules; with this draw the second blows up under the quick protocol.
 THETAS = sample_prior("6pPol", 3, seed=0)
+
+needs_metrics = pytest.mark.skipif(
+    not hasattr(fsbi_metrics, "compute"),
+    reason="fsbi_data.metrics.compute (the metric computations) is not available")
+
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,7 @@ def sweep(client, tmp_path_factory):
     return path, run
 
 
+@needs_metrics
 def test_sweep_returns_and_stores_every_rule(sweep):
     path, run = sweep
     seeds = rule_seeds(THETAS, "6pPol")
@@ -61,6 +68,7 @@ def test_sweep_returns_and_stores_every_rule(sweep):
     np.testing.assert_array_equal(stored["theta"].values[0], THETAS[0])
 
 
+@needs_metrics
 def test_blown_up_rule_has_nan_metrics_and_its_time(sweep):
     _, run = sweep
     blown = np.isfinite(run.blow_up_time)
@@ -72,6 +80,7 @@ def test_blown_up_rule_has_nan_metrics_and_its_time(sweep):
     assert np.all(completed["rate"].values > 0)
 
 
+@needs_metrics
 def test_batches_carry_provenance_with_network_seeds(sweep):
     path, run = sweep
     assert len(run.provenance) == 2  # 3 rules in batches of 2
@@ -87,6 +96,7 @@ def test_batches_carry_provenance_with_network_seeds(sweep):
     assert len(batches) == 2
 
 
+@needs_metrics
 def test_rules_already_stored_are_skipped(sweep, client):
     path, _ = sweep
     before = stores.open(path).sizes["rule"]
@@ -96,6 +106,7 @@ def test_rules_already_stored_are_skipped(sweep, client):
     assert stores.open(path).sizes["rule"] == before
 
 
+@needs_metrics
 def test_dataset_input_and_one_network_seed(client):
     fam = QUICK.schema
     ds = xr.Dataset({"theta": (("sample", "param"), THETAS[[0, 2]])},
@@ -105,6 +116,7 @@ def test_dataset_input_and_one_network_seed(client):
     assert run.rules.sizes["rule"] == 2
 
 
+@needs_metrics
 def test_invalid_rules_fail_alone(client):
     thetas = THETAS[[0, 0, 2]].copy()
     thetas[1, 3] = np.nan  # an invalid rule between two valid ones
@@ -157,6 +169,7 @@ class FlakyBackend(Backend):
         return get_backend("brian2").run(theta, protocol, network_seed=network_seed)
 
 
+@needs_metrics
 def test_transient_failures_are_retried_and_permanent_ones_reported(thread_client, tmp_path):
     backend = FlakyBackend(str(tmp_path), always_failing=float(THETAS[2, 0]))
     run = simulate(THETAS[[0, 2]], QUICK, backend, client=thread_client, retries=1)

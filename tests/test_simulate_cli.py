@@ -16,7 +16,13 @@ pytest.importorskip("brian2")
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
 from fsbi_data.simulation.seeds import rule_seeds  # noqa: E402
 
+import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402
+
+needs_metrics = pytest.mark.skipif(
+    not hasattr(fsbi_metrics, "compute"),
+    reason="fsbi_data.metrics.compute (the metric computations) is not available")
+
 
 
 def fsbi_data_command() -> list[str]:
@@ -34,6 +40,7 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           cwd=cwd, timeout=600, check=False)
 
 
+@needs_metrics
 def test_simulate_from_prior_into_a_store(tmp_path):
     done = run_cli("simulate", "6pPol", "--from", "prior", "--n", "3", "--backend", "brian2",
                    "--protocol", "quick", "--store", "tmp.store", "--seed", "0",
@@ -53,6 +60,7 @@ def test_simulate_from_prior_into_a_store(tmp_path):
     assert stores.open(tmp_path / "tmp.store").sizes["rule"] == 3
 
 
+@needs_metrics
 def test_simulate_thetas_file(tmp_path):
     np.save(tmp_path / "rules.npy", sample_prior("MLP", 1, seed=3))
     done = run_cli("simulate", "MLP", "--thetas", "rules.npy", "--backend", "brian2",
