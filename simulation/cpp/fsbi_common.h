@@ -210,6 +210,15 @@ inline bool parse_options(int ac, char* av[],
 	return true;
 }
 
+// Start Auryn quietly (logging off, no progress bar: stdout carries only the marker) with
+// the output directory and the network seed, before any group is created.
+inline void start_kernel(int ac, char* av[], const NetworkOptions& o)
+{
+	auryn::auryn_init(ac, av, o.workdir, "default", "", auryn::NONE, auryn::NONE);
+	auryn::sys->quiet = true;
+	auryn::sys->set_master_seed(o.seed);
+}
+
 // The spike monitors of the scoring phase: E neurons 0..n_recorded-1, I if requested.
 inline void record_spikes(const NetworkOptions& o, auryn::SpikingGroup* e, auryn::SpikingGroup* i)
 {

@@ -49,9 +49,7 @@ int main(int ac, char* av[])
 		return fsbi::EXIT_BAD_INPUT;
 	}
 
-	auryn_init(ac, av, o.workdir, "default", "", NONE, NONE);
-	sys->quiet = true;
-	sys->set_master_seed(o.seed);
+	fsbi::start_kernel(ac, av, o);
 
 	fsbi::CVAIFGroup* neurons_e = new fsbi::CVAIFGroup(o.n_e);
 	fsbi::CVAIFGroup* neurons_i = new fsbi::CVAIFGroup(o.n_i);

@@ -44,9 +44,7 @@ int main(int ac, char* av[])
 		return fsbi::EXIT_BAD_INPUT;
 	}
 
-	auryn_init(ac, av, o.workdir, "default", "", NONE, NONE);
-	sys->quiet = true;
-	sys->set_master_seed(o.seed);
+	fsbi::start_kernel(ac, av, o);
 
 	IFGroup* neurons_e = new IFGroup(o.n_e);
 	IFGroup* neurons_i = new IFGroup(o.n_i);
