@@ -186,7 +186,7 @@ def check_family(header: Header, path: Path, expected: str | Family | None) -> F
     return fam
 
 
-def iter_blocks(header: Header, rows: int = CHUNK_ROWS,
+def iter_blocks(header: Header, rows: int | None = None,
                 on_bytes: Callable[[memoryview], Any] | None = None
                 ) -> Any:
     """Yield ``(start, records)`` blocks of a file, reusing one buffer (bounded memory).
@@ -194,10 +194,12 @@ def iter_blocks(header: Header, rows: int = CHUNK_ROWS,
     ``on_bytes`` is called with each block's raw bytes (e.g. to hash them) in a second thread,
     overlapping the caller's work on the block.
     """
-    buffer = np.empty(min(rows, max(header.rows, 1)), dtype=header.dtype)
+    buffer = np.empty(min(rows or CHUNK_ROWS, max(header.rows, 1)), dtype=header.dtype)
     raw = memoryview(buffer.view(np.uint8).reshape(-1))
     with open(header.path, "rb") as f, ThreadPoolExecutor(1) as pool:
-        f.seek(header.offset)
+        head = f.read(header.offset)  # hashed too: the digest is the whole file's sha256
+        if on_bytes:
+            on_bytes(head)
         start = 0
         while start < header.rows:
             n = min(len(buffer), header.rows - start)
@@ -275,7 +277,8 @@ def _write_base(base: Path, header: Header, fam: Family, round_paths: Mapping[st
     import xarray as xr
 
     extra = xr.Dataset(membership, coords={"seed": ("rule", seeds)})
-    encoding = {name: variable_encoding(extra[name].shape) for name in extra.variables}
+    encoding = {name: variable_encoding(extra[name].shape, CHUNK_ROWS)
+                for name in extra.variables}
     with quiet_zarr():
         extra.to_zarr(base, mode="a", zarr_format=3, encoding=encoding, consolidated=False)
         group = zarr.open_group(base, mode="r+")
@@ -301,7 +304,7 @@ def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | N
     for name in fam.metric_names:
         data_vars[name] = ("rule", da.empty(n, chunks=theta_chunks[0]), metric_attrs(fam, name))
     template = xr.Dataset(data_vars, coords=param_coords(fam))
-    encoding = {name: variable_encoding(template[name].shape) for name in data_vars}
+    encoding = {name: variable_encoding(template[name].shape, CHUNK_ROWS) for name in data_vars}
     with quiet_zarr():
         template.to_zarr(base, mode="w-", zarr_format=3, compute=False, encoding=encoding,
                          consolidated=False)

@@ -184,6 +184,16 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     return encoded
 
 
+def seed_coordinates(seeds: np.ndarray) -> xr.Coordinates:
+    """The indexed ``seed`` coordinate on ``rule``, built without copying the strings."""
+    import pandas as pd
+    from xarray.indexes import PandasIndex
+
+    index = PandasIndex(pd.Index(seeds, dtype=object, copy=False, name="seed"), "rule",
+                        coord_dtype=np.dtype(object))
+    return xr.Coordinates(index.create_variables(), indexes={"seed": index})
+
+
 def _open_part(path: Path) -> xr.Dataset:
     with quiet_zarr():
         return xr.open_zarr(path, consolidated=None, chunks={}, mask_and_scale=False,
@@ -224,7 +234,9 @@ def open_path(path: str | os.PathLike) -> xr.Dataset:
                        compat="override", join="override", combine_attrs="override")
     else:
         ds = base.drop_vars("seed")
-    ds = ds.assign_coords(seed=("rule", seeds)).set_xindex("seed")
+    ds = ds.assign_coords(seed_coordinates(seeds))
+    ds = ds.assign_coords({name: ds[name].load() for name in ds.coords if "rule" not in
+                           ds[name].dims})
     sources = json.loads(base.attrs.get("provenance", "[]"))
     batches = [f["provenance"] for f in manifest["fragments"]]
     ds.attrs = {**base.attrs, "provenance": json.dumps(sources + batches)}
@@ -264,46 +276,51 @@ def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = 
     >>> ds.rate.sel(seed=ds.seed.values[0]).item()            # doctest: +SKIP
     """
     path = Path(name_or_path)
-    if is_store(path):
-        return open_path(path)
-    if isinstance(name_or_path, str) and not path.exists() and os.sep not in name_or_path:
-        return open_path(store_for_name(name_or_path, source=source, catalog=catalog,
-                                        rounds=rounds, progress=progress))
-    return open_path(path)  # raises the StoreError that says what is wrong with the path
+    if path.exists() or not isinstance(name_or_path, str):
+        return open_path(path)  # a store, or a StoreError saying what the path is not
+    from .errors import UnknownNameError
+
+    try:
+        store = store_for_name(name_or_path, source=source, catalog=catalog, rounds=rounds,
+                               progress=progress)
+    except UnknownNameError as error:
+        raise StoreError(f"{name_or_path!r} is neither a store path nor a dataset name: "
+                         f"{error}") from None
+    ds = open_path(store)
+    if not rounds:
+        ds = ds.drop_vars([v for v in ds.data_vars if v.startswith(ROUND_PREFIX)])
+    return ds
 
 
 def store_for_name(name: str, *, source: Any = None, catalog: Any = None, rounds: bool = True,
                    progress: bool = False) -> Path:
-    """The local store of a catalog family or file, converted on first use."""
+    """The local store of a catalog file (a family name means its ``_all`` file).
+
+    Converted on first use into ``cache_dir()/stores/<name>-<sha12>``; later calls return
+    that store without reading the release file again.
+    """
     from . import catalog as catalog_module
     from .converters import convert
 
     cat = catalog if catalog is not None else catalog_module.CATALOG
-    entry = all_entry(cat, name)
-    round_entries = dict(cat.rounds(entry.family)) if rounds else {}
-    suffix = "" if rounds else "-norounds"
-    dest = catalog_module.cache_dir() / "stores" / f"{entry.name}-{entry.checksum[:12]}{suffix}"
+    entry = cat.entry(name)
+    if entry.dtype_kind not in ("P", "M"):
+        raise StoreError(f"{entry.name} ({entry.filename}) is not a file of rules; open a "
+                         f"released .npy such as {entry.family!r}")
+    with_rounds = rounds and entry.role == "all"
+    label = entry.name.replace("/", "-")
+    suffix = "" if with_rounds or entry.role != "all" else "-norounds"
+    dest = catalog_module.cache_dir() / "stores" / f"{label}-{entry.checksum[:12]}{suffix}"
     if is_store(dest):
         return dest  # trust the store's provenance: no checksum of the release file again
     dest.parent.mkdir(parents=True, exist_ok=True)
     src = catalog_module.fetch(entry.name, source=source, catalog=cat, progress=progress)
-    round_paths = {label: catalog_module.fetch(e.name, source=source, catalog=cat,
-                                               progress=progress)
-                   for label, e in round_entries.items()}
+    round_paths = {}
+    if with_rounds:
+        round_paths = {label: catalog_module.fetch(e.name, source=source, catalog=cat,
+                                                   progress=progress)
+                       for label, e in cat.rounds(entry.family).items()}
     return convert(src, dest, entry.family, rounds=round_paths or None, progress=progress)
-
-
-def all_entry(cat: Any, name: str) -> Any:
-    """The catalog entry of a family's ``_all`` file (or of the file called ``name``)."""
-    try:
-        fam = family(name)
-    except Exception:  # not a family name: a file of the catalog
-        return cat.entry(name)
-    entries = list(cat.entries.values()) if hasattr(cat, "entries") else list(cat)
-    for entry in entries:
-        if entry.family == fam.name and entry.role == "all":
-            return entry
-    raise StoreError(f"the catalog has no '_all' file for family {fam.name}")
 
 
 # --- appending ------------------------------------------------------------------------------
@@ -449,6 +466,10 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
         ds = ds.drop_indexes("seed")
     ds = ds.assign_coords(seed=("rule", encode_seeds(ds["seed"].values, str(path))))
     ds.attrs = attrs
+    ds = ds.assign_coords({name: ds[name].astype(str) for name in ds.coords
+                           if ds[name].dtype == object and "rule" not in ds[name].dims})
+    if ds.chunks and ds.sizes["rule"]:
+        ds = ds.chunk({"rule": CHUNK_ROWS})  # dask chunks aligned with the Zarr chunks
     encoding = {name: variable_encoding(ds[name].shape) for name in ds.variables
                 if ds[name].dims and ds[name].dims[0] == "rule"}
     for name in ds.variables:
@@ -459,7 +480,8 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
 
 def collect_garbage(path: Path, manifest: dict[str, Any]) -> None:
     """Remove what no committed manifest names: parts of crashed or superseded writers."""
-    live = {manifest["base"]}
+    kept = set(manifest.get("superseded", []))
+    live = {manifest["base"]} | kept
     for entry in path.iterdir():
         if entry.is_dir() and entry.name not in live and entry.name != FRAGMENTS and (
                 entry.name.startswith("base-") or entry.name.startswith(".base-")):
@@ -469,15 +491,16 @@ def collect_garbage(path: Path, manifest: dict[str, Any]) -> None:
     fragments = {f["name"] for f in manifest["fragments"]}
     if (path / FRAGMENTS).is_dir():
         for entry in (path / FRAGMENTS).iterdir():
-            if entry.name not in fragments:
+            if entry.name not in fragments and f"{FRAGMENTS}/{entry.name}" not in kept:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
 def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = False) -> Path:
     """Merge the base and all fragments of a store into a new base (atomic, crash-safe).
 
-    Readers that opened the store before compaction must open it again: the superseded base
-    and fragments are removed once the new base is committed.
+    The superseded base and fragments stay on disk until the next compaction, so Datasets
+    opened before this one keep reading correct values until then; open the store again
+    after compacting.
 
     Examples
     --------
@@ -486,9 +509,12 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
     path = Path(store)
     with writer_lock(path, wait=wait):
         manifest = read_manifest(path)
-        collect_garbage(path, manifest)
         if not manifest["fragments"]:
             return path
+        if manifest.get("superseded"):  # parts replaced by the previous compaction
+            manifest["superseded"] = []
+            write_manifest(path, manifest)
+        collect_garbage(path, manifest)
         ds = open_path(path)
         generation = manifest.get("generation", 0) + 1
         name = f"base-{generation:06d}"
@@ -501,12 +527,11 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        old = [path / manifest["base"]] + [path / FRAGMENTS / f["name"]
+        superseded = [manifest["base"]] + [f"{FRAGMENTS}/{f['name']}"
                                            for f in manifest["fragments"]]
-        manifest.update(base=name, generation=generation, fragments=[])
+        manifest.update(base=name, generation=generation, fragments=[],
+                        superseded=superseded)
         write_manifest(path, manifest)
-        for part in old:
-            shutil.rmtree(part, ignore_errors=True)
         logger.info("compacted %s into %s (%d rules)", path, name, ds.sizes["rule"])
         return path
 
