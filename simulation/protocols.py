@@ -36,7 +36,7 @@ from fsbi_data.errors import ProtocolError, UnknownNameError
 from fsbi_data.metrics.raw import AnalysisParams
 from fsbi_data.schema import CONNECTIONS, Family, family
 
-from .mlp_constants import RULE_CST_PART
+from fsbi_data.mlp_constants import RULE_CST_PART
 
 PRESETS = ("paper", "quick")
 

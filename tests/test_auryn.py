@@ -26,7 +26,7 @@ from fsbi_data.simulation.backends.auryn import (
     program_name,
     rule_token,
 )
-from fsbi_data.simulation.mlp_constants import RULE_CST_PART
+from fsbi_data.mlp_constants import RULE_CST_PART
 from fsbi_data.simulation.protocols import protocol
 from hypothesis import given
 from hypothesis import strategies as st

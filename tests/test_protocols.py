@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from fsbi_data.simulation.backends.base import Backend, check_network_seed, get_backend
-from fsbi_data.simulation.mlp_constants import (
+from fsbi_data.mlp_constants import (
     MLP_W1,
     MLP_W2,
     RULE_CST_PART,

@@ -1,0 +1,69 @@
+"""Fig. 5: rules re-simulated for 20 minutes — which criteria still hold (spec §7.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..schema import Condition, family
+from .style import data_label, paper_style
+
+
+def stable_set(family_name: str) -> str:
+    """The criteria a re-simulated rule must still meet to count as stable (Fig. 5 "all")."""
+    return "plausible_tutorial" if family(family_name).name == "6pPol" else "plausible_mlp"
+
+
+def longevity_conditions(family_name: str) -> list[tuple[str, tuple[Condition, ...]]]:
+    """The labelled condition lists of the Fig. 5 fraction plot, in the paper's order."""
+    fam = family(family_name)
+    bounds = {c.metric: c for c in fam.criteria(stable_set(fam.name))}
+    weights = [m for m in ("w_blow", "w_creep", "weef", "weif", "wief", "wiif")
+               if m in fam.metric_names]
+    return [("rate", (bounds["rate"],)), ("rate_i", (bounds["rate_i"],)),
+            ("activity", fam.criteria("stable activity")),
+            *[(m, (bounds[m],)) for m in weights],
+            ("weights", fam.criteria("stable weights")),
+            ("cv_isi", (bounds["cv_isi"],)),
+            ("std_rate_temporal", (bounds["std_rate_temporal"],)),
+            ("A.I.", fam.criteria("longevity A.I.")),
+            ("all", fam.criteria(stable_set(fam.name)))]
+
+
+def longevity(ds: xr.Dataset):
+    """Fraction of all re-simulated rules meeting each condition, and a PCA of the
+    completed rules coloured by whether they stayed stable (meet every condition)."""
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+
+    fam = family(ds.attrs["family"])
+    n = ds.sizes["rule"]
+    rows = []
+    for label, conditions in longevity_conditions(fam.name):
+        mask = ds.fsbi._mask_of(conditions).values
+        rows.append({"condition": label, "n_rules": n, "n_meeting": int(mask.sum()),
+                     "fraction": mask.sum() / n if n else np.nan})
+    table = pd.DataFrame(rows)
+    completed = ds.fsbi.criteria_mask("completed").values
+    stable = ds.fsbi.criteria_mask(stable_set(fam.name)).values
+    theta = np.asarray(ds["theta"].values)[completed][:, :len(fam.rule_param_names)]
+    with paper_style():
+        fig, (bars, scatter) = plt.subplots(1, 2, figsize=(9, 3.2),
+                                            gridspec_kw={"width_ratios": [1.6, 1]})
+        bars.bar(range(len(table)), table["fraction"], color="#4d4d4d")
+        bars.set_xticks(range(len(table)), table["condition"], rotation=60, ha="right")
+        bars.set_ylim(-0.01, 1.01)
+        bars.set_ylabel("fraction of rules")
+        bars.set_title(f"Criteria met after 20 min\n{data_label(ds)}")
+        if len(theta) > 2:
+            scores = PCA(n_components=2).fit_transform(theta)
+            flags = stable[completed]
+            scatter.scatter(*scores[~flags].T, s=2, color="#bdbdbd", label="unstable")
+            scatter.scatter(*scores[flags].T, s=2, color="#08306b", label="stable")
+            scatter.legend(frameon=False, markerscale=4)
+        scatter.set_xlabel("PC 1")
+        scatter.set_ylabel("PC 2")
+        scatter.set_title("Completed rules")
+        fig.tight_layout()
+    return fig, table

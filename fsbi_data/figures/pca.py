@@ -1,0 +1,57 @@
+"""Figs. 2 and 4: explained variance per principal component of the whitened parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..layout import round_names
+from ..schema import family
+from .style import ROUND_COLOURS, ROUND_LABELS, data_label, paper_style
+
+
+def whiten_with_prior(theta: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Standardise with the uniform prior's moments: (θ − (a+b)/2) / sqrt((b−a)²/12)."""
+    return (theta - (low + high) / 2) / np.sqrt((high - low) ** 2 / 12)
+
+
+def explained_variance(theta: np.ndarray) -> np.ndarray:
+    """Explained-variance ratios of a full PCA (scikit-learn, whitened) of the rows."""
+    from sklearn.decomposition import PCA
+
+    return PCA(whiten=True).fit(theta).explained_variance_ratio_
+
+
+def pca_dimensionality(ds: xr.Dataset):
+    """Explained variance per component of the prior-whitened rule parameters, per round."""
+    import matplotlib.pyplot as plt
+
+    fam = family(ds.attrs["family"])
+    n = len(fam.rule_param_names)
+    low, high = fam.low[:n], fam.high[:n]
+    theta = np.asarray(ds["theta"].values)[:, :n]
+    labels = round_names(ds) or ("all",)
+    rows = []
+    for label in labels:
+        members = np.ones(len(theta), bool) if label == "all" else \
+            np.asarray(ds[f"in_{label}"].values)
+        if members.sum() <= n:
+            continue
+        ratios = explained_variance(whiten_with_prior(theta[members], low, high))
+        rows += [{"round": label, "component": k + 1, "explained_variance_ratio": r}
+                 for k, r in enumerate(ratios)]
+    table = pd.DataFrame(rows)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(4.2, 3.2))
+        for label, part in table.groupby("round", sort=False):
+            ax.plot(part["component"], part["explained_variance_ratio"], marker="o", ms=2.5,
+                    color=ROUND_COLOURS.get(label, "k"), label=ROUND_LABELS.get(label, label))
+        ax.set_xlabel("principal component")
+        ax.set_ylabel("explained variance ratio")
+        ax.set_xlim(0.5, n + 0.5)
+        ax.set_ylim(0, max(0.1, float(table["explained_variance_ratio"].max()) * 1.05)
+                    if len(table) else 0.1)
+        ax.legend(frameon=False)
+        ax.set_title(f"Evolution of dimensionality\n{data_label(ds)}")
+    return fig, table
