@@ -9,6 +9,8 @@ import xarray as xr
 from ..schema import Condition, family
 from .style import data_label, paper_style
 
+MAX_POINTS = 20_000  # points drawn in the PCA scatter
+
 
 def stable_set(family_name: str) -> str:
     """The criteria a re-simulated rule must still meet to count as stable (Fig. 5 "all")."""
@@ -59,11 +61,16 @@ def longevity(ds: xr.Dataset):
         if len(theta) > 2:
             scores = PCA(n_components=2).fit_transform(theta)
             flags = stable[completed]
-            scatter.scatter(*scores[~flags].T, s=2, color="#bdbdbd", label="unstable")
-            scatter.scatter(*scores[flags].T, s=2, color="#08306b", label="stable")
+            if len(scores) > MAX_POINTS:  # a fixed random subset keeps large stores legible
+                shown = np.random.default_rng(0).choice(len(scores), MAX_POINTS, replace=False)
+                scores, flags = scores[shown], flags[shown]
+            scatter.scatter(*scores[~flags].T, s=2, color="#bdbdbd", label="unstable",
+                            rasterized=True)
+            scatter.scatter(*scores[flags].T, s=2, color="#08306b", label="stable",
+                            rasterized=True)
             scatter.legend(frameon=False, markerscale=4)
         scatter.set_xlabel("PC 1")
         scatter.set_ylabel("PC 2")
-        scatter.set_title("Completed rules")
+        scatter.set_title(f"Completed rules (at most {MAX_POINTS:,} shown)")
         fig.tight_layout()
     return fig, table
