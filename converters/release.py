@@ -53,7 +53,8 @@ def converter_version() -> str:
 def convert(src: str | os.PathLike, dest: str | os.PathLike,
             family: str | Family | None = None, *,
             rounds: Mapping[str, str | os.PathLike] | None = None,
-            duplicates: str = "error", progress: bool = False) -> Path:
+            duplicates: str = "error", attrs: Mapping[str, str] | None = None,
+            progress: bool = False) -> Path:
     """Convert a released ``.npy`` file into a store at ``dest``.
 
     Parameters
@@ -73,6 +74,8 @@ def convert(src: str | os.PathLike, dest: str | os.PathLike,
         is logged and recorded in the provenance). Different rows sharing a seed raise
         :class:`~fsbi_data.errors.DuplicateSeedError` (``"error"``, default), or keep the
         ``"first"`` or ``"last"`` of them.
+    attrs
+        Extra dataset attributes of the store (e.g. ``{"data_origin": "..."}``).
     progress
         Show a progress bar.
 
@@ -103,7 +106,8 @@ def convert(src: str | os.PathLike, dest: str | os.PathLike,
     dest.parent.mkdir(parents=True, exist_ok=True)
 
     def write_base(base: Path) -> None:
-        _write_base(base, header, fam, round_paths, round_headers, duplicates, progress)
+        _write_base(base, header, fam, round_paths, round_headers, duplicates, progress,
+                    dict(attrs or {}))
 
     publish_new_store(dest, fam, write_base)
     logger.info("converted %s into %s", src, dest)
@@ -247,7 +251,8 @@ def _reuse(dest: Path, src: Path, round_paths: Mapping[str, Path]) -> Path:
 # --- writing ----------------------------------------------------------------------------------
 
 def _write_base(base: Path, header: Header, fam: Family, round_paths: Mapping[str, Path],
-                round_headers: Mapping[str, Header], duplicates: str, progress: bool) -> None:
+                round_headers: Mapping[str, Header], duplicates: str, progress: bool,
+                attrs: dict[str, str]) -> None:
     import zarr
 
     seeds, sha256 = _write_columns(base, header, fam, None, progress)
@@ -282,7 +287,7 @@ def _write_base(base: Path, header: Header, fam: Family, round_paths: Mapping[st
     with quiet_zarr():
         extra.to_zarr(base, mode="a", zarr_format=3, encoding=encoding, consolidated=False)
         group = zarr.open_group(base, mode="r+")
-        group.attrs.update(family_attrs(fam, sources))
+        group.attrs.update({**attrs, **family_attrs(fam, sources)})
         zarr.consolidate_metadata(base)
 
 
