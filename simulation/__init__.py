@@ -16,7 +16,7 @@ _LAZY = {
     "simulate": "fsbi_data.simulation.runner:simulate",
     "SimulationRun": "fsbi_data.simulation.runner:SimulationRun",
     "sample_prior": "fsbi_data.simulation.prior:sample_prior",
-    "rule_seed": "fsbi_data.simulation.seeds:rule_seed",
+    "rule_seed": "fsbi_data.seeds:rule_seed",
     "protocol": "fsbi_data.simulation.protocols:protocol",
     "Protocol": "fsbi_data.simulation.protocols:Protocol",
     "get_backend": "fsbi_data.simulation.backends.base:get_backend",

@@ -47,7 +47,7 @@ from fsbi_data.schema import Family
 from .backends.base import Backend, check_network_seed, get_backend
 from .protocols import Protocol
 from .protocols import protocol as protocol_preset
-from .seeds import network_seed_of, rule_seeds
+from fsbi_data.seeds import network_seed_of, rule_seeds
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
         written, the rules are only returned.
     network_seed
         None (default): each rule's network seed is derived from its rule seed
-        (:func:`~fsbi_data.simulation.seeds.network_seed_of`), so a rule always gets the same
+        (:func:`~fsbi_data.seeds.network_seed_of`), so a rule always gets the same
         network. An int: that seed for every rule (common random numbers). A sequence: one
         seed per rule. Seeds are recorded in the provenance and the result.
     retries

@@ -17,7 +17,7 @@ from fsbi_data.simulation.backends.base import Backend, get_backend  # noqa: E40
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
 from fsbi_data.simulation.protocols import protocol  # noqa: E402
 from fsbi_data.simulation.runner import simulate  # noqa: E402
-from fsbi_data.simulation.seeds import network_seed_of, rule_seeds  # noqa: E402
+from fsbi_data.seeds import network_seed_of, rule_seeds  # noqa: E402
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from fsbi_data.simulation.seeds import (
+from fsbi_data.seeds import (
     NETWORK_SEED_MAX,
     SEED_ENCODING,
     encode_theta,

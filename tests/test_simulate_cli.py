@@ -14,7 +14,7 @@ pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
-from fsbi_data.simulation.seeds import rule_seeds  # noqa: E402
+from fsbi_data.seeds import rule_seeds  # noqa: E402
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402

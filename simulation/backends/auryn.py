@@ -46,7 +46,7 @@ from fsbi_data.metrics.raw import AnalysisParams, SimulationResult
 from fsbi_data.schema import family
 
 from ..protocols import Protocol
-from ..seeds import rule_seed
+from fsbi_data.seeds import rule_seed
 from .base import Backend, check_network_seed
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ that re-running a rule reproduces its network; a sweep may also fix one network 
 Examples
 --------
 >>> import numpy as np
->>> from fsbi_data.simulation.seeds import rule_seed
+>>> from fsbi_data.seeds import rule_seed
 >>> theta = np.r_[np.full(24, 0.05), 10.0]
 >>> seed = rule_seed(theta, "6pPol")
 >>> len(seed), seed == rule_seed(theta.tolist(), "6pPol")
