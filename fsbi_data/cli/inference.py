@@ -1,5 +1,73 @@
-"""CLI commands: inference."""
+"""CLI commands: fit a posterior over rules, sample new rules from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+import numpy as np
 
-commands: list[click.Command] = []
+from .queries import parse_range
+
+
+@click.command("fit")
+@click.argument("name_or_path")
+@click.option("--metrics", "metric_names", required=True,
+              help="Comma-separated metrics to condition on, e.g. rate or rate,cv_isi.")
+@click.option("--criteria", default=None,
+              help="Train on the rules meeting this criteria set (e.g. 'tutorial training').")
+@click.option("--where", "ranges", multiple=True, metavar="NAME=LOW:HIGH",
+              help="Further inclusive ranges on metrics or parameters.")
+@click.option("--ensemble", type=int, default=10, show_default=True, help="Ensemble size.")
+@click.option("--max-epochs", type=int, default=None, help="Cap on epochs per member.")
+@click.option("--seed", type=int, default=None, help="Seed of the training.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Posterior file to write.")
+def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tuple[str, ...],
+        ensemble: int, max_epochs: int | None, seed: int | None, out: Path) -> None:
+    """Fit p(theta | metrics) on rules of NAME_OR_PATH (a family or a store)."""
+    from .. import inference
+    from .. import open as open_dataset
+
+    ds = open_dataset(name_or_path, progress=True)
+    mask = np.ones(ds.sizes["rule"], dtype=bool)
+    if criteria:
+        mask &= np.asarray(ds.fsbi.criteria_mask(criteria))
+    if ranges:
+        mask &= np.asarray(ds.fsbi.mask(**dict(parse_range(r) for r in ranges)))
+    selection = ds.fsbi.select(mask)
+    selection.attrs["selection"] = f"criteria={criteria}; where={list(ranges)}"
+    posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
+                              n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
+                              progress=True)
+    posterior.save(out)
+    click.echo(f"{posterior}\nwrote {out}")
+
+
+@click.command("sample")
+@click.argument("posterior_path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--condition", "conditions", multiple=True, required=True,
+              metavar="METRIC=VALUE|LOW:HIGH", help="Target of each fitted metric.")
+@click.option("--n", "n_rules", type=int, default=10, show_default=True)
+@click.option("--seed", type=int, default=None)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="An (n, n_theta) float64 .npy, as `fsbi-data simulate --thetas` takes.")
+def sample(posterior_path: str, conditions: tuple[str, ...], n_rules: int, seed: int | None,
+           out: Path) -> None:
+    """Sample rules from a posterior, inside the prior bounds."""
+    from .. import inference
+
+    targets = {}
+    for text in conditions:
+        if ":" in text:
+            name, bounds = parse_range(text)
+            targets[name] = bounds
+        else:
+            name, _, value = text.partition("=")
+            targets[name] = float(value)
+    rules = inference.load(posterior_path).sample(n=n_rules, seed=seed, **targets)
+    np.save(out, rules.theta.values)
+    click.echo(f"wrote {n_rules} rules to {out}")
+
+
+commands: list[click.Command] = [fit, sample]
