@@ -179,6 +179,17 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     return report
 
 
+def markdown_table(frame) -> str:
+    """A pandas DataFrame as a Markdown table (numbers with 4 significant digits)."""
+    def cell(value) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def write_report(report: DemoReport, extended, new_rules) -> Path:
     """A short Markdown report of what the demo did and wrote."""
     lines = [
@@ -197,8 +208,7 @@ def write_report(report: DemoReport, extended, new_rules) -> Path:
         "",
         "## Fraction of rules meeting each criteria group, per round",
         "",
-        report.fractions.to_markdown(index=False) if hasattr(report.fractions, "to_markdown")
-        else str(report.fractions),
+        markdown_table(report.fractions),
         "",
         "## New rules",
         "",

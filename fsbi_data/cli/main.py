@@ -20,6 +20,8 @@ def cli(verbose: int) -> None:
     """Open, query, reproduce and extend the fSBI datasets of plasticity rules."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Dask's cluster chatter only with -vv.
+    logging.getLogger("distributed").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
 for _module in COMMAND_MODULES:
