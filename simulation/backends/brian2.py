@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -212,8 +213,7 @@ def _mlp_statements(protocol: Protocol, a: str, b: str, out: str) -> str:
     return "\n".join(lines)
 
 
-def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target: Any,
-                      w0: float) -> Any:
+def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target: Any) -> Any:
     """One plastic recurrent projection: the polynomial rule (§5.2) or the MLP rule (§5.4)."""
     p = protocol
     conductance = "g_gaba" if key[0] == "i" else "g_ampa"  # §4.3: I → GABA, E → AMPA
@@ -306,7 +306,7 @@ def build_model(b2: Any, protocol: Protocol, *, standalone: bool,
     for key in ("ee", "ei", "ie", "ii"):
         source, target = populations[key[0]], populations[key[1]]
         if key in p.plastic_connections:
-            syn = _plastic_synapses(b2, p, key, source, target, initial[key])
+            syn = _plastic_synapses(b2, p, key, source, target)
             m.synapses[key] = syn
         else:
             syn = _static_synapses(b2, p, f"syn_{key}", source, target, initial[key],
@@ -514,11 +514,16 @@ def cache_dir() -> Path:
 
 
 def build_directory(protocol: Protocol) -> Path:
-    """The cache directory of ``protocol``'s compiled program (keyed by protocol + Brian2)."""
+    """The cache directory of ``protocol``'s compiled program.
+
+    Keyed by the protocol, the Brian2 version and this module's source (so that a changed
+    model is never run from a stale build).
+    """
     import brian2
 
+    model = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
     return cache_dir() / (f"{protocol.family}-{protocol.cache_key()}-brian2-"
-                          f"{brian2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")
+                          f"{brian2.__version__}-model{model}")
 
 
 def _build_here(protocol: Protocol, directory: Path) -> None:
