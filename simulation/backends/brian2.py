@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -212,8 +213,7 @@ def _mlp_statements(protocol: Protocol, a: str, b: str, out: str) -> str:
     return "\n".join(lines)
 
 
-def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target: Any,
-                      w0: float) -> Any:
+def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target: Any) -> Any:
     """One plastic recurrent projection: the polynomial rule (§5.2) or the MLP rule (§5.4)."""
     p = protocol
     conductance = "g_gaba" if key[0] == "i" else "g_ampa"  # §4.3: I → GABA, E → AMPA
@@ -306,7 +306,7 @@ def build_model(b2: Any, protocol: Protocol, *, standalone: bool,
     for key in ("ee", "ei", "ie", "ii"):
         source, target = populations[key[0]], populations[key[1]]
         if key in p.plastic_connections:
-            syn = _plastic_synapses(b2, p, key, source, target, initial[key])
+            syn = _plastic_synapses(b2, p, key, source, target)
             m.synapses[key] = syn
         else:
             syn = _static_synapses(b2, p, f"syn_{key}", source, target, initial[key],
@@ -415,6 +415,14 @@ def runtime_values(protocol: Protocol, theta: np.ndarray,
     return values
 
 
+def _on_grid(t: np.ndarray | float, dt: float) -> np.ndarray:
+    """Times as steps·dt, rounded like the decimal times of Auryn's files (n / 10000 for
+    dt = 0.1 ms is the double nearest to the decimal value, as parsing "60.000700" gives)."""
+    steps = np.round(np.asarray(t, dtype=np.float64) / dt)
+    per_second = round(1 / dt)
+    return steps / per_second if abs(per_second * dt - 1) < 1e-12 else steps * dt
+
+
 def _assemble(protocol: Protocol, theta: np.ndarray, network_seed: int, *, blown: bool,
               t_blow: float, spikes: dict, weights: tuple | None,
               info: dict) -> SimulationResult:
@@ -422,15 +430,14 @@ def _assemble(protocol: Protocol, theta: np.ndarray, network_seed: int, *, blown
     common = {"theta": np.asarray(theta, dtype=np.float64), "network_seed": network_seed,
               "info": info}
     if blown:
-        return SimulationResult.blown_up(round(t_blow / protocol.dt) * protocol.dt, params,
+        return SimulationResult.blown_up(float(_on_grid(t_blow, protocol.dt)), params,
                                          **common)
     trains = {}
     sizes = {"e": protocol.n_recorded, "i": protocol.n_recorded_i}
     for pop, (t, i) in spikes.items():
-        trains[pop] = SpikeTrains.from_events(np.round(t / protocol.dt) * protocol.dt, i,
-                                              sizes[pop])
+        trains[pop] = SpikeTrains.from_events(_on_grid(t, protocol.dt), i, sizes[pop])
     t_w, w = weights
-    traces = WeightTraces(np.round(t_w / protocol.dt) * protocol.dt,
+    traces = WeightTraces(_on_grid(t_w, protocol.dt),
                           {key: np.asarray(v).T for key, v in w.items()})
     return SimulationResult(trains.get("e"), trains.get("i"), traces, None, params, **common)
 
@@ -500,18 +507,23 @@ def cache_dir() -> Path:
     """Where compiled networks live: ``$FSBI_DATA_HOME/brian2`` or the OS cache."""
     home = os.environ.get("FSBI_DATA_HOME")
     if home:
-        return Path(home) / "brian2"
+        return Path(home).expanduser().resolve() / "brian2"
     import pooch
 
     return Path(pooch.os_cache("fsbi-data")) / "brian2"
 
 
 def build_directory(protocol: Protocol) -> Path:
-    """The cache directory of ``protocol``'s compiled program (keyed by protocol + Brian2)."""
+    """The cache directory of ``protocol``'s compiled program.
+
+    Keyed by the protocol, the Brian2 version and this module's source (so that a changed
+    model is never run from a stale build).
+    """
     import brian2
 
+    model = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
     return cache_dir() / (f"{protocol.family}-{protocol.cache_key()}-brian2-"
-                          f"{brian2.__version__}-py{sys.version_info[0]}{sys.version_info[1]}")
+                          f"{brian2.__version__}-model{model}")
 
 
 def _build_here(protocol: Protocol, directory: Path) -> None:
