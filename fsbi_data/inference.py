@@ -91,6 +91,27 @@ def training_data(ds: xr.Dataset, metrics: Sequence[str]) -> tuple[np.ndarray, n
     return theta[finite], x[finite], int((~finite).sum())
 
 
+class _NoTracking:
+    """An sbi experiment tracker that records nothing (sbi would write ./sbi-logs)."""
+
+    log_dir = None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        pass
+
+    def log_params(self, params: dict) -> None:
+        pass
+
+    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 def _builder(config: FitConfig):
     from sbi.neural_nets import posterior_nn
 
@@ -159,13 +180,13 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
         if seed is not None:
             torch.manual_seed(seed + k)
         trainer = NPE(density_estimator=_builder(config), device=device,
-                      show_progress_bars=False)
+                      show_progress_bars=False, tracker=_NoTracking())
         trainer.append_simulations(theta_t, x_t)
         kwargs = {"training_batch_size": config.batch_size, **train_kwargs}
         if max_epochs is not None:
             kwargs["max_num_epochs"] = max_epochs
         estimator = trainer.train(**kwargs)
-        config.epochs.append(int(trainer._summary["epochs_trained"][-1]))
+        config.epochs.append(int(trainer.summary["epochs_trained"][-1]))
         estimators.append(estimator.to("cpu").eval())
     return RulePosterior(estimators, config)
 
