@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from fsbi_data.seeds import rule_seed
 from fsbi_data.simulation.backends.auryn import AurynBackend, command_line, program_name
 from fsbi_data.simulation.protocols import protocol
-from fsbi_data.seeds import rule_seed
 
 SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "data" / "auryn-sample"
 

@@ -15,6 +15,7 @@ import os
 import time
 
 import numpy as np
+
 from fsbi_data.simulation.backends.base import get_backend
 from fsbi_data.simulation.backends.brian2 import Brian2Backend, ensure_build
 from fsbi_data.simulation.protocols import protocol

@@ -13,6 +13,7 @@ import argparse
 import time
 
 from distributed import Client, LocalCluster
+
 from fsbi_data.simulation.prior import sample_prior
 from fsbi_data.simulation.protocols import protocol
 from fsbi_data.simulation.runner import simulate

@@ -34,9 +34,8 @@ import numpy as np
 
 from fsbi_data.errors import ProtocolError, UnknownNameError
 from fsbi_data.metrics.raw import AnalysisParams
-from fsbi_data.schema import CONNECTIONS, Family, family
-
 from fsbi_data.mlp_constants import RULE_CST_PART
+from fsbi_data.schema import CONNECTIONS, Family, family
 
 PRESETS = ("paper", "quick")
 

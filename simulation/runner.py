@@ -43,11 +43,11 @@ from fsbi_data.errors import (
 )
 from fsbi_data.layout import dataset_from_arrays
 from fsbi_data.schema import Family
+from fsbi_data.seeds import network_seed_of, rule_seeds
 
 from .backends.base import Backend, check_network_seed, get_backend
 from .protocols import Protocol
 from .protocols import protocol as protocol_preset
-from fsbi_data.seeds import network_seed_of, rule_seeds
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fsbi_data.metrics as fsbi_metrics
+from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
+from fsbi_data.mlp_constants import RULE_CST_PART
+from fsbi_data.schema import family
 from fsbi_data.simulation.backends import auryn as auryn_backend
 from fsbi_data.simulation.backends.auryn import (
     AurynBackend,
@@ -26,14 +33,7 @@ from fsbi_data.simulation.backends.auryn import (
     program_name,
     rule_token,
 )
-from fsbi_data.mlp_constants import RULE_CST_PART
 from fsbi_data.simulation.protocols import protocol
-from hypothesis import given
-from hypothesis import strategies as st
-
-import fsbi_data.metrics as fsbi_metrics
-from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
-from fsbi_data.schema import family
 
 SAMPLE = Path(__file__).parent / "data" / "auryn-sample"  # genuine runs of the paper's programs
 

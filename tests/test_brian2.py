@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 import pytest
+
+from fsbi_data.errors import ProtocolError
 from fsbi_data.simulation.backends.base import get_backend
 from fsbi_data.simulation.backends.brian2 import (
     BACKEND,
@@ -19,8 +21,6 @@ from fsbi_data.simulation.backends.brian2 import (
     compiler_available,
 )
 from fsbi_data.simulation.protocols import protocol
-
-from fsbi_data.errors import ProtocolError
 
 #: The plausible rule of the paper's Fig. 2 (data-release.md §7.1.3) with input 8 Hz.
 FIG2_THETA = np.array([

@@ -6,7 +6,10 @@ import dataclasses
 
 import numpy as np
 import pytest
-from fsbi_data.simulation.backends.base import Backend, check_network_seed, get_backend
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fsbi_data.errors import BackendUnavailableError, ProtocolError, UnknownNameError
 from fsbi_data.mlp_constants import (
     MLP_W1,
     MLP_W2,
@@ -14,12 +17,9 @@ from fsbi_data.mlp_constants import (
     RULE_CST_PART_SHA256,
     rule_cst_part_sha256,
 )
-from fsbi_data.simulation.protocols import Protocol, protocol
-from hypothesis import given
-from hypothesis import strategies as st
-
-from fsbi_data.errors import BackendUnavailableError, ProtocolError, UnknownNameError
 from fsbi_data.schema import family
+from fsbi_data.simulation.backends.base import Backend, check_network_seed, get_backend
+from fsbi_data.simulation.protocols import Protocol, protocol
 
 
 def test_paper_presets_match_the_task_files():

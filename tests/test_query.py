@@ -191,8 +191,8 @@ def test_query_cli_end_to_end(tmp_path):
     import sys
 
     import pandas as pd
-    from fsbi_data.converters import convert
 
+    from fsbi_data.converters import convert
     from fsbi_data.testing import write_release_file
 
     npy = write_release_file(tmp_path / "all.npy", "6pPol", 2000, rng=5)

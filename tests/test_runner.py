@@ -13,16 +13,16 @@ pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
 from distributed import Client, LocalCluster  # noqa: E402
-from fsbi_data.simulation.backends.base import Backend, get_backend  # noqa: E402
-from fsbi_data.simulation.prior import sample_prior  # noqa: E402
-from fsbi_data.simulation.protocols import protocol  # noqa: E402
-from fsbi_data.simulation.runner import simulate  # noqa: E402
-from fsbi_data.seeds import network_seed_of, rule_seeds  # noqa: E402
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.errors import ProtocolError, SimulationError  # noqa: E402
 from fsbi_data.layout import provenance  # noqa: E402
+from fsbi_data.seeds import network_seed_of, rule_seeds  # noqa: E402
+from fsbi_data.simulation.backends.base import Backend, get_backend  # noqa: E402
+from fsbi_data.simulation.prior import sample_prior  # noqa: E402
+from fsbi_data.simulation.protocols import protocol  # noqa: E402
+from fsbi_data.simulation.runner import simulate  # noqa: E402
 
 QUICK = protocol("6pPol", "quick")
 # Three prior rules; with this draw the second blows up under the quick protocol.

@@ -5,6 +5,12 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fsbi_data.errors import ProtocolError
+from fsbi_data.schema import SEED_PATTERN, family
 from fsbi_data.seeds import (
     NETWORK_SEED_MAX,
     SEED_ENCODING,
@@ -13,12 +19,6 @@ from fsbi_data.seeds import (
     rule_seed,
     rule_seeds,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
-
-from fsbi_data.errors import ProtocolError
-from fsbi_data.schema import SEED_PATTERN, family
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 

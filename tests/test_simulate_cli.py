@@ -13,11 +13,10 @@ import pytest
 pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
-from fsbi_data.simulation.prior import sample_prior  # noqa: E402
-from fsbi_data.seeds import rule_seeds  # noqa: E402
-
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
 from fsbi_data import store as stores  # noqa: E402
+from fsbi_data.seeds import rule_seeds  # noqa: E402
+from fsbi_data.simulation.prior import sample_prior  # noqa: E402
 
 needs_metrics = pytest.mark.skipif(
     not hasattr(fsbi_metrics, "compute"),

@@ -44,9 +44,9 @@ import numpy as np
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
 from fsbi_data.metrics.raw import AnalysisParams, SimulationResult
 from fsbi_data.schema import family
+from fsbi_data.seeds import rule_seed
 
 from ..protocols import Protocol
-from fsbi_data.seeds import rule_seed
 from .base import Backend, check_network_seed
 
 log = logging.getLogger(__name__)
