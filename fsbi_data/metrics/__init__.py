@@ -11,6 +11,8 @@ from .auryn import parse_marker, read_auryn, read_ras, read_syn, write_ras, writ
 from .compute import TASK_METRICS, compute
 from .hdf5 import read_hdf5, write_hdf5
 from .raw import AnalysisParams, SimulationResult, SpikeTrains, WeightTraces
+from .rawstore import read_simulations, write_raw_store
+from .recompute import recompute
 
 __all__ = [
     "TASK_METRICS",
@@ -22,9 +24,12 @@ __all__ = [
     "parse_marker",
     "read_auryn",
     "read_hdf5",
+    "read_simulations",
     "read_ras",
     "read_syn",
+    "recompute",
     "write_hdf5",
+    "write_raw_store",
     "write_ras",
     "write_syn",
 ]
