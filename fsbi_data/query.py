@@ -130,8 +130,17 @@ class FsbiAccessor:
         return self._mask_of(self._conditions(ranges))
 
     def select(self, mask: xr.DataArray | np.ndarray) -> xr.Dataset:
-        """The rules where ``mask`` is true (lazy variables stay lazy)."""
-        return self._ds.isel(rule=np.flatnonzero(np.asarray(mask)))
+        """The rules where ``mask`` is true.
+
+        Metric columns this accessor has already read are indexed in memory; every other
+        variable stays lazy.
+        """
+        index = np.flatnonzero(np.asarray(mask))
+        cached = [name for name in self._columns if name in self._ds.data_vars]
+        selected = self._ds.drop_vars(cached).isel(rule=index)
+        for name in cached:
+            selected[name] = ("rule", self._columns[name][index], self._ds[name].attrs)
+        return selected[list(self._ds.data_vars)]
 
     def where(self, **ranges: Range) -> xr.Dataset:
         """The rules meeting every range, e.g. ``where(rate=(5, 10), cv_isi=(0.7, None))``."""
