@@ -149,6 +149,11 @@ ANALYSE_CONDITION_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType({
 COMPLETED_RATE_BOUNDS = (0.0, 1000.0)  # the notebooks' "cond_no_nan": the run did not blow up
 TUTORIAL_TRAINING_RATE_BOUNDS = (3.0, 15.0)
 TUTORIAL_TARGET_RATE_BOUNDS = (5.0, 10.0)
+# Named sets whose bounds differ from the table for some metrics.
+SET_BOUNDS: Mapping[str, Mapping[str, tuple[float, float]]] = MappingProxyType({
+    "tutorial training": {"rate": TUTORIAL_TRAINING_RATE_BOUNDS},
+    "completed": {"rate": COMPLETED_RATE_BOUNDS},
+})
 
 _ACTIVITY = ("rate", "rate_i")
 _WEIGHTS = ("w_blow", "w_creep", "weef", "weif", "wief", "wiif")
@@ -260,16 +265,9 @@ class Family:
         table = {"figures": FIGURE_BOUNDS, "analyse": ANALYSE_CONDITION_BOUNDS}.get(bounds)
         if table is None:
             raise UnknownNameError(f"bounds must be 'figures' or 'analyse', not {bounds!r}")
-        conditions = []
-        for metric in self.criteria_sets[name]:
-            if metric == "rate" and name.startswith("tutorial training"):
-                low, high = TUTORIAL_TRAINING_RATE_BOUNDS
-            elif metric == "rate" and name == "completed":
-                low, high = COMPLETED_RATE_BOUNDS
-            else:
-                low, high = table[metric]
-            conditions.append(Condition(metric, low, high))
-        return tuple(conditions)
+        overrides = SET_BOUNDS.get(name, {})
+        return tuple(Condition(metric, *overrides.get(metric, table[metric]))
+                     for metric in self.criteria_sets[name])
 
 
 def _poly_parameters() -> tuple[Parameter, ...]:
