@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .schema import TUTORIAL_TARGET_RATE_BOUNDS
+
 FAMILY = "6pPol"
 SAMPLE_SCALE = 0.02  # the embedded sample: 2 % of each released 6pPol file's rows
 SAMPLE_LABEL = "synthetic sample in the release format (NOT the paper's data)"
 RELEASE_LABEL = "the fSBI release (VogelsLab/fSBI, 6pPol _all file and rounds)"
 N_NEW_RULES = 4
-TARGET_RATE = (5.0, 10.0)  # Hz: the tutorial's target (spec/data-release.md §8)
+TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the tutorial's target (spec/data-release.md §8)
 
 
 @dataclass
