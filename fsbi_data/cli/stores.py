@@ -1,5 +1,101 @@
-"""CLI commands: stores."""
+"""CLI commands: stores (``convert``, ``info``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
-commands: list[click.Command] = []
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]],
+          align: str | None = None) -> str:
+    """A plain-text table: a header, a rule, one line per row (``align``: '<' or '>' each)."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
+    align = align or "<" * len(header)
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths,
+                                                          strict=True)).rstrip()
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in cells])
+
+
+def parse_rounds(values: Sequence[str]) -> dict[str, Path]:
+    rounds = {}
+    for value in values:
+        label, sep, path = value.partition("=")
+        if not sep or not label or not path:
+            raise click.BadParameter(f"{value!r}: expected LABEL=PATH, e.g. pi0=box_prior.npy",
+                                     param_hint="--round")
+        rounds[label] = Path(path)
+    return rounds
+
+
+@click.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--family", "family_name", help="6pPol or MLP (default: from the file's dtype).")
+@click.option("--round", "rounds", multiple=True, metavar="LABEL=PATH",
+              help="A round file whose rules get in_LABEL = true (repeatable).")
+@click.option("--duplicates", type=click.Choice(["error", "first", "last"]), default="error",
+              show_default=True,
+              help="Different rules sharing one seed: refuse, or keep the first or last.")
+def convert(src: Path, dest: Path, family_name: str | None, rounds: tuple[str, ...],
+            duplicates: str) -> None:
+    """Convert the released .npy file SRC into a store at DEST."""
+    from ..converters import convert as convert_file
+
+    path = convert_file(src, dest, family_name, rounds=parse_rounds(rounds) or None,
+                        duplicates=duplicates, progress=True)
+    click.echo(str(path))
+
+
+@click.command()
+@click.argument("name_or_path")
+@click.option("--source", type=click.Path(exists=True, path_type=Path),
+              help="A local copy of the release, when NAME must be fetched first.")
+def info(name_or_path: str, source: Path | None) -> None:
+    """Describe a store or a released family: rules, parameters, metrics, rounds, provenance."""
+    from ..layout import ROUND_PREFIX, provenance
+    from ..schema import family
+    from ..store import open as open_store
+
+    ds = open_store(name_or_path, source=source, progress=True)
+    fam = family(ds.attrs["family"])
+    location = ds.encoding.get("source", name_or_path)
+    click.echo(f"store    {location}")
+    click.echo(f"family   {fam.name} ({fam.task_name}): {fam.description}")
+    click.echo(f"rules    {ds.sizes['rule']:,}\n")
+
+    click.echo(table(("parameter", "connection", "low", "high", "units"),
+                     [(p.name, p.connection, f"{p.low:g}", f"{p.high:g}", p.units)
+                      for p in fam.parameters], "<<>><"))
+    nan_counts = {m: int(n) for m, n in ds[list(fam.metric_names)].isnull().sum().compute()
+                  .items()}
+    click.echo()
+    click.echo(table(("metric", "units", "long name", "NaN"),
+                     [(m.name, m.units, m.long_name, f"{nan_counts[m.name]:,}")
+                      for m in fam.metrics], "<<<>"))
+    rounds = [v for v in ds.data_vars if v.startswith(ROUND_PREFIX)]
+    if rounds:
+        counts = ds[rounds].sum().compute()
+        click.echo()
+        click.echo(table(("round", "rules"),
+                         [(v[len(ROUND_PREFIX):], f"{int(counts[v]):,}") for v in rounds], "<>"))
+    click.echo()
+    rows = []
+    for record in provenance(ds):
+        record = dict(record)
+        kind = record.pop("kind", "?")
+        if "sha256" in record:
+            record["sha256"] = record["sha256"][:12]
+        what = record.pop("name", None) or record.pop("backend", "") or ""
+        rows.append((kind, what, f"{record.pop('rows', ''):,}" if "rows" in record else "",
+                     json.dumps(record, sort_keys=True)))
+    click.echo(table(("provenance", "name", "rows", "details"), rows, "<<><"))
+
+
+commands: list[click.Command] = [convert, info]
