@@ -205,57 +205,31 @@ def auto_cov(trains: SpikeTrains, params: AnalysisParams) -> float:
     """
     trains = recorded(trains, params.n_recorded)
     edges = bin_edges(params.t_start_rec, params.t_stop_rec, params.bin_size_medium)
-    index = bin_index(trains.times, edges)
-    counts = binned_counts(trains, edges, index)
+    counts = binned_counts(trains, edges)
     lags = int(params.window_view_auto_cov / params.bin_size_medium)
     result = np.ones(trains.n_neurons)
     active = counts.std(axis=1) > AUTO_COV_MIN_STD
     if np.any(active):
-        g = lagged_autocovariance(trains, index, counts, min(lags, counts.shape[1] - 1))
-        g = g[active]
+        y = counts[active].astype(np.float64)
+        y -= y.mean(axis=1, keepdims=True)
+        g = lagged_autocorrelation(y, min(lags, y.shape[1] - 1))
         side = np.abs(g[:, 1:]).sum(axis=1)
         result[active] = (1.0 + 2.0 * side / g[:, 0]) / (2 * lags + 1)
     return float(np.mean(result))
 
 
-def lagged_autocovariance(trains: SpikeTrains, index: np.ndarray, counts: np.ndarray,
-                          max_lag: int) -> np.ndarray:
-    """Σ_k (x_k - x̄)(x_{k+m} - x̄) per neuron for lags m = 0 … max_lag.
+def lagged_autocorrelation(y: np.ndarray, max_lag: int) -> np.ndarray:
+    """Σ_k y_k y_{k+m} of each row for lags m = 0 … max_lag (linear, not circular).
 
-    Spike counts are sparse, so the products Σ_k x_k x_{k+m} come from pairs of spikes at most
-    ``max_lag`` bins apart (found with one sorted search) instead of dense shifts; the
-    mean is then removed exactly: g_m = P_m - x̄ (S - tail_m - head_m) + (K - m) x̄².
+    Computed with a real FFT zero-padded to at least n + max_lag points, so that the circular
+    correlation equals the linear one at these lags; round-off only, as the spec allows.
     """
-    n_neurons, n_bins = counts.shape
-    width = max_lag + 1
-    keep = index >= 0
-    neuron, bins = trains.neuron_ids()[keep], index[keep]
-    # One sorted key per spike; neurons are spaced so that key + max_lag never reaches the next.
-    key = neuron * (n_bins + width) + bins
-    if np.any(key[1:] < key[:-1]):
-        order = np.argsort(key, kind="stable")
-        key, neuron, bins = key[order], neuron[order], bins[order]
-    first = np.arange(key.size)
-    last = np.searchsorted(key, key + max_lag, side="right")  # partners are first+1 … last-1
-    n_partners = last - first - 1
-    owner = np.repeat(first, n_partners)
-    start = np.repeat(np.cumsum(n_partners) - n_partners, n_partners)
-    partner = owner + 1 + (np.arange(owner.size) - start)
-    gap = bins[partner] - bins[owner]
-    lagged = gap > 0
-    products = np.bincount(neuron[owner][lagged] * width + gap[lagged],
-                           minlength=n_neurons * width).astype(np.float64)
-    products = products.reshape(n_neurons, width)
-    x = counts.astype(np.float64)
-    products[:, 0] = np.einsum("ij,ij->i", x, x)
-    total = x.sum(axis=1)
-    mean = total / n_bins
-    lag = np.arange(width)
-    head = np.concatenate([np.zeros((n_neurons, 1)), np.cumsum(x[:, :max_lag], axis=1)], axis=1)
-    tail = np.concatenate([np.zeros((n_neurons, 1)),
-                           np.cumsum(x[:, ::-1][:, :max_lag], axis=1)], axis=1)
-    overlap = (total[:, None] - tail) + (total[:, None] - head)
-    return products - mean[:, None] * overlap + (n_bins - lag) * mean[:, None] ** 2
+    import scipy.fft
+
+    n_fft = scipy.fft.next_fast_len(y.shape[1] + max_lag, real=True)
+    spectrum = scipy.fft.rfft(y, n=n_fft, axis=1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    return scipy.fft.irfft(power, n=n_fft, axis=1)[:, :max_lag + 1]
 
 
 def _small_bin_activity(trains: SpikeTrains, params: AnalysisParams) -> np.ndarray:
