@@ -1,1 +1,5 @@
-"""Converters: released ``.npy`` files into stores, raw HDF5 simulations into raw stores."""
+"""Converters: released ``.npy`` files into stores."""
+
+from .release import convert
+
+__all__ = ["convert"]
