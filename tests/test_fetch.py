@@ -382,3 +382,30 @@ def test_console_script_end_to_end(release, tmp_path):
 
     unknown = _console("fetch", "MLP/pi7", env=env)
     assert unknown.returncode == 1 and "valid names" in unknown.stderr
+
+
+class _OverQuota(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        body = b"This repository is over its data quota."
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_lfs_quota_refusal_is_explained(home, monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OverQuota)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("FSBI_DATA_URL", f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(DataUnavailableError) as info:
+            fetch("MLP/pi3")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "HTTP 403" in str(info.value) and "LFS bandwidth quota" in str(info.value)
+    assert leftovers(home) == []
