@@ -142,3 +142,11 @@ def test_figures_cli_writes_every_panel(tmp_path):
     names = {p.name for p in out.iterdir()}
     for panel in ("accumulation", "pca", "rule", "correlation", "distributions", "longevity"):
         assert {f"6pPol_{panel}.{ext}" for ext in ("png", "pdf", "csv")} <= names
+
+
+def test_every_panel_draws_a_store_without_rounds(tmp_path):
+    ds = dataset_from_records(release_records("MLP", 800, rng=4))
+    paths = figures.write_all(ds, tmp_path)
+    assert len(paths) == 15
+    _, table = figures.accumulation(ds)
+    assert set(table["round"]) == {"all"} and (table["n_rules"] == 800).all()

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..layout import round_names
 from ..schema import ACCUMULATION_GROUPS
 from .style import GROUP_COLOURS, ROUND_LABELS, data_label, paper_style
 
@@ -16,11 +17,12 @@ CEILING = 2.0
 def accumulation(ds: xr.Dataset, groups=ACCUMULATION_GROUPS):
     """The accumulation plot: one short bar per (group, round), dashed lines across rounds.
 
-    Returns the figure and the table of fractions (NaN rows in the denominator).
+    A Dataset without round membership is drawn as one column, "all". Returns the figure and
+    the table of fractions (NaN rows in the denominator).
     """
     import matplotlib.pyplot as plt
 
-    table: pd.DataFrame = ds.fsbi.fractions(groups, by="round")
+    table: pd.DataFrame = ds.fsbi.fractions(groups, by="round" if round_names(ds) else None)
     table["plotted"] = np.clip(table["fraction"].to_numpy(), FLOOR, CEILING)
     rounds = list(dict.fromkeys(table["round"]))
     with paper_style():
