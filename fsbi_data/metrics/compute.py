@@ -10,6 +10,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -71,27 +72,23 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
         return {name: math.nan for name in wanted}
 
     p, spikes, weights = result.params, result.spikes_e, result.weights
-    cache: dict[str, object] = {}
 
+    # Intermediate results shared by several metrics, computed at most once.
+    @functools.cache
     def big_counts():
-        if "big" not in cache:
-            cache["big"] = f._big_bins(spikes, p)
-        return cache["big"]
+        return f._big_bins(spikes, p)
 
+    @functools.cache
     def activity():
-        if "small" not in cache:
-            cache["small"] = f._small_bin_activity(spikes, p)
-        return cache["small"]
+        return f._small_bin_activity(spikes, p)
 
+    @functools.cache
     def cvs():
-        if "cvs" not in cache:
-            cache["cvs"] = f.neuron_cvs(f.recorded(spikes, p.n_recorded))
-        return cache["cvs"]
+        return f.neuron_cvs(f.recorded(spikes, p.n_recorded))
 
+    @functools.cache
     def task_metrics():
-        if "task" not in cache:
-            cache["task"] = f.bnd_metrics(spikes, task or {})
-        return cache["task"]
+        return f.bnd_metrics(spikes, task or {})
 
     compute_one = {
         "rate": lambda: f.rate(spikes, p),

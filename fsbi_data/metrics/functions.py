@@ -81,13 +81,12 @@ def bin_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return index
 
 
-def binned_counts(trains: SpikeTrains, edges: np.ndarray,
-                  index: np.ndarray | None = None) -> np.ndarray:
+def binned_counts(trains: SpikeTrains, edges: np.ndarray) -> np.ndarray:
     """Spike-count matrix (neurons × bins) with NumPy histogram semantics (§2.3)."""
     n_bins = max(edges.size - 1, 0)
     if n_bins == 0:
         return np.zeros((trains.n_neurons, 0), dtype=np.int64)
-    index = bin_index(trains.times, edges) if index is None else index
+    index = bin_index(trains.times, edges)
     keep = index >= 0
     flat = trains.neuron_ids()[keep] * n_bins + index[keep]
     counts = np.bincount(flat, minlength=trains.n_neurons * n_bins)
