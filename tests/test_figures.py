@@ -150,3 +150,15 @@ def test_every_panel_draws_a_store_without_rounds(tmp_path):
     assert len(paths) == 15
     _, table = figures.accumulation(ds)
     assert set(table["round"]) == {"all"} and (table["n_rules"] == 800).all()
+
+
+def test_rule_plot_of_a_dataset_needs_a_seed():
+    ds = dataset("6pPol", 50)
+    with pytest.raises(fsbi_data.errors.QueryError, match="pass seed="):
+        figures.polynomial_rule(ds)
+    seed = str(ds.seed.values[3])
+    _, table = figures.polynomial_rule(ds, seed=seed)
+    theta = ds.theta.values[3]
+    ee = table[table.connection == "ee"]
+    assert ee["dw"].iloc[-1] == pytest.approx(
+        theta[2] + theta[3] + theta[4] * np.exp(-0.2 / theta[0]))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..errors import QueryError
 from ..mlp_constants import RULE_CST_PART
 from ..schema import family
 from .style import CONNECTION_COLOURS, paper_style
@@ -46,7 +47,7 @@ def polynomial_curve(dt: np.ndarray, tau_pre: float, tau_post: float, alpha: flo
 def _theta_of(source, seed: str | None) -> tuple[np.ndarray, str]:
     if isinstance(source, xr.Dataset):
         if seed is None:
-            raise ValueError("pass seed=... to plot a rule of a Dataset")
+            raise QueryError("pass seed=... to choose which rule of the Dataset to plot")
         return np.asarray(source.fsbi.rule(seed)["theta"].values), f"rule {seed}"
     return np.asarray(source, dtype=np.float64), "example rule"
 
