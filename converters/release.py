@@ -1,9 +1,10 @@
 """Released ``.npy`` files → stores, streamed chunk by chunk with bounded memory.
 
-The file is read block by block (``CHUNK_ROWS`` records at a time into one reused buffer), each
-block split into theta and metric columns and written as one compressed Zarr chunk per
-variable, while a second thread hashes the bytes (sha256, for provenance and reuse). Only the
-seeds of all rows are held until the end: they decide duplicates and round membership.
+The file is read block by block (``CHUNK_ROWS`` records at a time into one reused buffer); each
+block's theta is written as one compressed Zarr chunk, while a second thread hashes the bytes
+(sha256, for provenance and reuse). Only the seeds and the metric columns of all rows (8 bytes
+per metric and rule, a quarter of the file for the release) are held until the end: the
+seeds decide duplicates and round membership, the metrics are written as raw columns.
 
 Examples
 --------
@@ -282,7 +283,7 @@ def _write_base(base: Path, header: Header, fam: Family, round_paths: Mapping[st
     import xarray as xr
 
     extra = xr.Dataset(membership, coords={"seed": ("rule", seeds)})
-    encoding = {name: variable_encoding(extra[name].shape, CHUNK_ROWS)
+    encoding = {name: variable_encoding(extra[name].shape, extra[name].dtype, CHUNK_ROWS)
                 for name in extra.variables}
     with quiet_zarr():
         extra.to_zarr(base, mode="a", zarr_format=3, encoding=encoding, consolidated=False)
@@ -293,7 +294,12 @@ def _write_base(base: Path, header: Header, fam: Family, round_paths: Mapping[st
 
 def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | None,
                    progress: bool) -> tuple[np.ndarray, str]:
-    """Stream theta and metrics into ``base``; return all kept seeds (ASCII bytes) and sha256."""
+    """Stream theta and metrics into ``base``; return all kept seeds (ASCII bytes) and sha256.
+
+    Theta is written block by block; the metric columns (raw columns, one chunk each: see
+    :func:`fsbi_data.store.is_raw_column`) are gathered in memory, 8 bytes per rule and metric,
+    and written at the end.
+    """
     import dask.array as da
     import xarray as xr
     import zarr
@@ -306,10 +312,12 @@ def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | N
                    "description": f"theta of the {fam.name} family; names, units and prior "
                                   f"bounds on the param coordinates"}),
     }
+    metric_chunks = variable_encoding((n,))["chunks"]
     for name in fam.metric_names:
-        data_vars[name] = ("rule", da.empty(n, chunks=theta_chunks[0]), metric_attrs(fam, name))
+        data_vars[name] = ("rule", da.empty(n, chunks=metric_chunks), metric_attrs(fam, name))
     template = xr.Dataset(data_vars, coords=param_coords(fam))
-    encoding = {name: variable_encoding(template[name].shape, CHUNK_ROWS) for name in data_vars}
+    encoding = {name: variable_encoding(template[name].shape, template[name].dtype, CHUNK_ROWS)
+                for name in data_vars}
     with quiet_zarr():
         template.to_zarr(base, mode="w-", zarr_format=3, compute=False, encoding=encoding,
                          consolidated=False)
@@ -318,6 +326,7 @@ def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | N
 
     digest = hashlib.sha256()
     seeds = np.empty(n, dtype=f"S{header.dtype['seed'].itemsize // 4}")
+    metrics = {name: np.empty(n) for name in fam.metric_names}
     bar = _progress_bar(header, progress)
     out = 0
     with ThreadPoolExecutor(2) as writers:
@@ -327,14 +336,17 @@ def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | N
                 block = block[keep[(keep >= start) & (keep < start + len(block))] - start]
             rows = slice(out, out + len(block))
             seeds[rows] = encode_seeds(block["seed"], str(header.path))
-            columns = {"theta": np.ascontiguousarray(block["theta"])}
-            columns.update({m: np.ascontiguousarray(block[m]) for m in fam.metric_names})
-            jobs = [writers.submit(arrays[name].__setitem__, rows, values)
-                    for name, values in columns.items()]
-            for job in jobs:
-                job.result()
+            theta = writers.submit(arrays["theta"].__setitem__, rows,
+                                   np.ascontiguousarray(block["theta"]))
+            for name, column in metrics.items():
+                column[rows] = block[name]
+            theta.result()
             out += len(block)
             bar.update(source_rows)
+        jobs = [writers.submit(arrays[name].__setitem__, slice(None), column)
+                for name, column in metrics.items()]
+        for job in jobs:
+            job.result()
     bar.close()
     width = max(1, int(np.char.str_len(seeds).max())) if n else 1
     return seeds.astype(f"S{width}"), digest.hexdigest()

@@ -38,7 +38,9 @@ import xarray as xr
 
 from .errors import DuplicateSeedError, ReleaseFormatError, StoreConflictError, StoreError
 from .layout import ROUND_PREFIX, dataset_from_records, family_attrs
+from .lazy_concat import concat_variables
 from .schema import Family, family
+from .seed_index import seed_coordinates
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +50,39 @@ FRAGMENTS = "fragments"
 FORMAT = "fsbi-data store"
 FORMAT_VERSION = 1
 CHUNK_ROWS = 65_536
-"""Rows per chunk along ``rule``: 0.5 MB per metric chunk, 13 MB per 6pPol theta chunk."""
+"""Rows per chunk along ``rule`` of theta and the round flags (13 MB per 6pPol theta chunk)."""
+RAW_CHUNK_ROWS = 4_194_304
+"""Rows per chunk of a raw column (seeds, metrics): a whole release column is one chunk."""
 
 
 def compressor() -> Any:
-    """The codec of every array: Blosc LZ4 with byte shuffle (see ``benchmarks/bench_convert``)."""
+    """The codec of theta and the round flags: Blosc LZ4 with byte shuffle."""
     from zarr.codecs import BloscCodec
 
     return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
-def variable_encoding(shape: tuple[int, ...], chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
-    """Zarr encoding of a variable on ``rule``: chunked on rule, compressed, no fill masking."""
-    chunks = (max(1, min(chunk_rows, shape[0])),) + tuple(shape[1:]) if shape else ()
-    return {"compressors": (compressor(),), "chunks": chunks, "_FillValue": None}
+def is_raw_column(dtype: Any, shape: tuple[int, ...]) -> bool:
+    """Whether a variable on ``rule`` is a raw column: seeds and float metric columns.
+
+    Queries read these columns whole, so they are stored uncompressed, in chunks of up to
+    :data:`RAW_CHUNK_ROWS` rows. Simulated metric values barely compress (by ~7 % with LZ4 +
+    shuffle), and on a warm page cache decompressing them, or reading many small chunks, costs
+    more time than reading the raw bytes (``benchmarks/bench_open.py``). Theta and the round
+    flags compress well and stay in compressed chunks of :data:`CHUNK_ROWS` rows.
+    """
+    return len(shape) == 1 and np.dtype(dtype).kind in "fS"
+
+
+def variable_encoding(shape: tuple[int, ...], dtype: Any = np.float64,
+                      chunk_rows: int | None = None) -> dict[str, Any]:
+    """Zarr encoding of a variable on ``rule``: chunked on rule, no fill masking, and
+    compressed unless it is a raw column (:func:`is_raw_column`). ``chunk_rows`` overrides
+    the rows per chunk of compressed variables (default :data:`CHUNK_ROWS`)."""
+    raw = is_raw_column(dtype, shape)
+    rows = RAW_CHUNK_ROWS if raw else chunk_rows or CHUNK_ROWS
+    chunks = (max(1, min(rows, shape[0])),) + tuple(shape[1:]) if shape else ()
+    return {"compressors": () if raw else (compressor(),), "chunks": chunks, "_FillValue": None}
 
 
 @contextlib.contextmanager
@@ -164,14 +185,6 @@ def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]
 
 # --- reading --------------------------------------------------------------------------------
 
-def decode_seeds(raw: np.ndarray) -> np.ndarray:
-    """Stored seeds (fixed-width ASCII bytes) as an object array of ``str``."""
-    raw = np.asarray(raw)
-    if raw.dtype.kind == "S":
-        raw = raw.astype(f"U{max(raw.dtype.itemsize, 1)}")
-    return raw.astype(object)
-
-
 def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     """Seeds as fixed-width ASCII bytes, as stored (width = the longest seed)."""
     seeds = np.asarray(seeds)
@@ -184,19 +197,10 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     return encoded
 
 
-def seed_coordinates(seeds: np.ndarray) -> xr.Coordinates:
-    """The indexed ``seed`` coordinate on ``rule``, built without copying the strings."""
-    import pandas as pd
-    from xarray.indexes import PandasIndex
-
-    index = PandasIndex(pd.Index(seeds, dtype=object, copy=False, name="seed"), "rule",
-                        coord_dtype=np.dtype(object))
-    return xr.Coordinates(index.create_variables(), indexes={"seed": index})
-
-
 def _open_part(path: Path) -> xr.Dataset:
+    """One Zarr group of a store, lazily indexed (no Dask: reads go straight to Zarr)."""
     with quiet_zarr():
-        return xr.open_zarr(path, consolidated=None, chunks={}, mask_and_scale=False,
+        return xr.open_zarr(path, consolidated=None, chunks=None, mask_and_scale=False,
                             decode_times=False)
 
 
@@ -214,38 +218,50 @@ def stored_seeds(path: str | os.PathLike, manifest: dict[str, Any] | None = None
     return np.concatenate([a.astype(f"S{width}") for a in arrays])
 
 
-def open_path(path: str | os.PathLike) -> xr.Dataset:
-    """Open the store at ``path`` as one lazy Dataset (base and committed fragments)."""
+def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
+    """Open the store at ``path`` as one lazy Dataset (base and committed fragments).
+
+    Variables are lazily indexed: selections compose without reading, and reads go straight
+    to Zarr, touching only the chunks of the rows asked for. ``chunks`` (as in
+    :meth:`xarray.Dataset.chunk`) makes them Dask arrays instead.
+    """
     path = Path(path)
     manifest = read_manifest(path)
     base = _open_part(path / manifest["base"])
-    parts = [base]
-    rounds = [name for name in base.data_vars if name.startswith(ROUND_PREFIX)]
-    for fragment in manifest["fragments"]:
-        part = _open_part(path / FRAGMENTS / fragment["name"])
-        for name in rounds:
-            if name not in part:
-                part[name] = ("rule", np.zeros(part.sizes["rule"], dtype=bool))
-        parts.append(part)
-    seeds = decode_seeds(np.concatenate([p["seed"].values for p in parts]))
-    if len(parts) > 1:
-        parts = [p.drop_vars("seed") for p in parts]
-        ds = xr.concat(parts, dim="rule", data_vars="minimal", coords="minimal",
-                       compat="override", join="override", combine_attrs="override")
-    else:
-        ds = base.drop_vars("seed")
-    ds = ds.assign_coords(seed_coordinates(seeds))
-    ds = ds.assign_coords({name: ds[name].load() for name in ds.coords if "rule" not in
-                           ds[name].dims})
+    parts = [base] + [_open_part(path / FRAGMENTS / f["name"]) for f in manifest["fragments"]]
+    stored = [np.asarray(p["seed"].values) for p in parts]
+    width = max(a.dtype.itemsize for a in stored)
+    seeds = np.concatenate([a.astype(f"S{width}", copy=False) for a in stored])
+    variables = {}
+    for name, variable in base.variables.items():
+        if name == "seed":
+            continue
+        if "rule" not in variable.dims:
+            variable = variable.load()  # small per-parameter coordinates
+        elif len(parts) > 1:
+            variable = concat_variables([_part_variable(p, name, variable) for p in parts])
+        variables[name] = variable
+    coords = {name: variables.pop(name) for name in base.coords if name in variables}
+    ds = xr.Dataset(variables, coords=coords).assign_coords(seed_coordinates(seeds))
     sources = json.loads(base.attrs.get("provenance", "[]"))
     batches = [f["provenance"] for f in manifest["fragments"]]
     ds.attrs = {**base.attrs, "provenance": json.dumps(sources + batches)}
     ds.encoding["source"] = str(path)
-    return ds
+    return ds if chunks is None else ds.chunk(chunks)
+
+
+def _part_variable(part: xr.Dataset, name: str, like: xr.Variable) -> xr.Variable:
+    """A variable of one part; round flags a fragment does not hold are False there."""
+    if name in part.variables:
+        return part.variables[name]
+    if not name.startswith(ROUND_PREFIX):
+        raise StoreError(f"a fragment of the store lacks the variable {name!r}")
+    return xr.Variable(like.dims, np.zeros(part.sizes["rule"], dtype=like.dtype), like.attrs)
 
 
 def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = None,
-         catalog: Any = None, rounds: bool = True, progress: bool = False) -> xr.Dataset:
+         catalog: Any = None, rounds: bool = True, progress: bool = False,
+         chunks: Any = None) -> xr.Dataset:
     """Open a family of the release, or any store, as a labeled lazy Dataset.
 
     Parameters
@@ -263,12 +279,18 @@ def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = 
         ``in_<round>`` booleans.
     progress
         Show progress bars while fetching and converting.
+    chunks
+        Dask chunks for the variables, as in :meth:`xarray.Dataset.chunk` (e.g.
+        ``{"rule": 65536}``); default: no Dask.
 
     Returns
     -------
     xarray.Dataset
-        Dask-backed variables (``theta`` and one per metric), ``seed`` indexed, provenance of
-        the sources and of every appended batch in ``ds.attrs["provenance"]``.
+        Lazily indexed variables (``theta``, one per metric, round flags): selections compose
+        without reading, and values are read from the store's chunks when first used (or
+        Dask arrays with ``chunks``). ``seed`` is indexed (hashed on the first lookup);
+        provenance of the sources and of every appended batch is in
+        ``ds.attrs["provenance"]``.
 
     Examples
     --------
@@ -277,7 +299,7 @@ def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = 
     """
     path = Path(name_or_path)
     if path.exists() or not isinstance(name_or_path, str):
-        return open_path(path)  # a store, or a StoreError saying what the path is not
+        return open_path(path, chunks)  # a store, or a StoreError saying what it is not
     from .errors import UnknownNameError
 
     try:
@@ -286,7 +308,7 @@ def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = 
     except UnknownNameError as error:
         raise StoreError(f"{name_or_path!r} is neither a store path nor a dataset name: "
                          f"{error}") from None
-    ds = open_path(store)
+    ds = open_path(store, chunks)
     if not rounds:
         ds = ds.drop_vars([v for v in ds.data_vars if v.startswith(ROUND_PREFIX)])
     return ds
@@ -462,16 +484,20 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
     """Write a Dataset of the layout as a Zarr v3 group (seeds as ASCII bytes)."""
     ds = ds.copy()
     attrs = dict(ds.attrs)
-    if "seed" in ds.indexes:
+    if "seed" in ds.xindexes:
         ds = ds.drop_indexes("seed")
     ds = ds.assign_coords(seed=("rule", encode_seeds(ds["seed"].values, str(path))))
     ds.attrs = attrs
     ds = ds.assign_coords({name: ds[name].astype(str) for name in ds.coords
                            if ds[name].dtype == object and "rule" not in ds[name].dims})
-    if ds.chunks and ds.sizes["rule"]:
-        ds = ds.chunk({"rule": CHUNK_ROWS})  # dask chunks aligned with the Zarr chunks
-    encoding = {name: variable_encoding(ds[name].shape) for name in ds.variables
+    encoding = {name: variable_encoding(ds[name].shape, ds[name].dtype)
+                for name in ds.variables
                 if ds[name].dims and ds[name].dims[0] == "rule"}
+    for name in ds.variables:
+        if name in encoding and ds[name].chunks and ds.sizes["rule"]:
+            # Dask chunks aligned with the Zarr chunks; raw columns are small: one read.
+            raw = is_raw_column(ds[name].dtype, ds[name].shape)
+            ds[name] = ds[name].load() if raw else ds[name].chunk({"rule": CHUNK_ROWS})
     for name in ds.variables:
         ds[name].encoding = {}
     with quiet_zarr():
@@ -515,7 +541,7 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
             manifest["superseded"] = []
             write_manifest(path, manifest)
         collect_garbage(path, manifest)
-        ds = open_path(path)
+        ds = open_path(path, chunks={"rule": CHUNK_ROWS})  # streamed, chunk by chunk
         generation = manifest.get("generation", 0) + 1
         name = f"base-{generation:06d}"
         tmp = path / f".{name}.{uuid.uuid4().hex}.tmp"

@@ -83,7 +83,11 @@ def test_unknown_name_and_non_store_paths(tmp_path, home):
 def test_open_is_lazy_and_indexed(release, home):
     root, catalog = release
     ds = fsbi_data.open("6pPol", source=root, catalog=catalog)
-    assert all(ds[v].chunks is not None for v in ds.data_vars)
+    assert not any(ds[v].variable._in_memory for v in ds.data_vars)
+    assert all(ds[v].chunks is None for v in ds.data_vars)  # read straight from Zarr
+    chunked = fsbi_data.open("6pPol", source=root, catalog=catalog, chunks={"rule": 100})
+    assert all(chunked[v].chunks is not None for v in chunked.data_vars)
+    assert chunked.fsbi.plausible().sizes == ds.fsbi.plausible().sizes
     seeds = ds["seed"].values
     picked = ds.sel(seed=[seeds[10], seeds[3]])
     np.testing.assert_array_equal(picked["rate"].values, ds["rate"].values[[10, 3]])
