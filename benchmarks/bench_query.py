@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp())
+    work.mkdir(parents=True, exist_ok=True)
     npy = write_release_file(work / "all.npy", "6pPol", args.rows, rng=0)
     store = fsbi_data.convert(npy, work / "store")
     conditions = family("6pPol").criteria("plausible")

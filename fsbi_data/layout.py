@@ -4,7 +4,8 @@ One function builds it from released records (a NumPy structured array), one tur
 The store (``store.py``), the converters and the simulation append all use this layout:
 
 - dims ``rule`` and ``param``;
-- ``seed(rule)``: the 32-hex seeds, indexed (``ds.sel(seed=...)`` works);
+- ``seed(rule)``: the 32-hex seeds, indexed by a :class:`~fsbi_data.seed_index.SeedIndex`
+  (``ds.sel(seed=...)`` works);
 - ``param(param)``: the family's parameter names, with ``connection``, ``low``, ``high``,
   ``units`` coordinates on ``param``;
 - ``theta(rule, param)`` float64;
@@ -31,6 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .schema import Family, family
+from .seed_index import seed_coordinates
 
 ROUND_PREFIX = "in_"
 
@@ -62,7 +64,7 @@ def dataset_from_arrays(seeds: np.ndarray, theta: np.ndarray, metrics: dict[str,
                         ) -> xr.Dataset:
     """Build the layout from plain arrays (seeds as strings, theta (n, n_theta), metric columns)."""
     fam = family(family_name)
-    seeds = np.asarray(seeds).astype(str).astype(object)
+    seeds = np.asarray(seeds).astype(str)
     data_vars: dict[str, Any] = {
         "theta": (("rule", "param"), np.asarray(theta, dtype=np.float64),
                   {"long_name": "rule parameters",
@@ -72,9 +74,8 @@ def dataset_from_arrays(seeds: np.ndarray, theta: np.ndarray, metrics: dict[str,
     for name in fam.metric_names:
         data_vars[name] = ("rule", np.asarray(metrics[name], dtype=np.float64),
                            metric_attrs(fam, name))
-    coords = {"seed": ("rule", seeds), **param_coords(fam)}
-    ds = xr.Dataset(data_vars, coords=coords, attrs=family_attrs(fam, provenance or []))
-    return ds.set_xindex("seed")
+    ds = xr.Dataset(data_vars, coords=param_coords(fam), attrs=family_attrs(fam, provenance or []))
+    return ds.assign_coords(seed_coordinates(seeds))
 
 
 def dataset_from_records(records: np.ndarray, family_name: str | Family | None = None,

@@ -29,13 +29,29 @@ import xarray as xr
 
 from .errors import QueryError, UnknownNameError
 from .layout import ROUND_PREFIX, round_names
+from .lazy_rows import select_rows
 from .schema import ACCUMULATION_GROUPS, Condition, Family, family
 
 Range = tuple[float | None, float | None]
+MASK_BLOCK_ROWS = 65_536  # rules per block when evaluating bounds (cache-sized)
 
 
 class UnknownSeedError(UnknownNameError):
     """A seed that is not in the Dataset (a ``KeyError``); the message shows the closest."""
+
+
+def bound_checks(condition: Condition) -> list[tuple[np.ufunc, float]]:
+    """The comparisons that decide ``low <= value <= high``, NaN failing.
+
+    An infinite end needs no comparison when the other end is finite (that comparison already
+    fails NaN); a range open at both ends keeps one, so that NaN still fails it.
+    """
+    checks = []
+    if condition.low != -np.inf:
+        checks.append((np.greater_equal, condition.low))
+    if condition.high != np.inf or not checks:
+        checks.append((np.less_equal, condition.high))
+    return checks
 
 
 @xr.register_dataset_accessor("fsbi")
@@ -113,11 +129,18 @@ class FsbiAccessor:
     def _mask_of(self, conditions: Iterable[Condition]) -> xr.DataArray:
         conditions = list(conditions)
         self._load_metrics(c.metric for c in conditions)
-        mask = np.ones(self._ds.sizes["rule"], dtype=bool)
-        for condition in conditions:
-            values = self.column(condition.metric)
-            # NaN compares False with every bound, so it fails every condition.
-            mask &= (values >= condition.low) & (values <= condition.high)
+        checks = [(self.column(c.metric), compare, bound)
+                  for c in conditions for compare, bound in bound_checks(c)]
+        n = self._ds.sizes["rule"]
+        mask = np.ones(n, dtype=bool)
+        scratch = np.empty(min(n, MASK_BLOCK_ROWS), dtype=bool)
+        # Block by block, so that the mask and the scratch stay in the CPU cache.
+        for start in range(0, n, MASK_BLOCK_ROWS):
+            block = mask[start:start + MASK_BLOCK_ROWS]
+            out = scratch[:len(block)]
+            for values, compare, bound in checks:
+                compare(values[start:start + MASK_BLOCK_ROWS], bound, out=out)
+                block &= out
         return xr.DataArray(mask, dims="rule", coords={"seed": self._ds["seed"]}
                             if "seed" in self._ds.coords else None)
 
@@ -132,15 +155,23 @@ class FsbiAccessor:
     def select(self, mask: xr.DataArray | np.ndarray) -> xr.Dataset:
         """The rules where ``mask`` is true.
 
-        Metric columns this accessor has already read are indexed in memory; every other
-        variable stays lazy.
+        The selection is lazy: nothing is read or copied until its values are used. Metric
+        columns this accessor has already read are then indexed in memory, every other
+        variable read from where it lives.
         """
         index = np.flatnonzero(np.asarray(mask))
-        cached = [name for name in self._columns if name in self._ds.data_vars]
-        selected = self._ds.drop_vars(cached).isel(rule=index)
-        for name in cached:
-            selected[name] = ("rule", self._columns[name][index], self._ds[name].attrs)
-        return selected[list(self._ds.data_vars)]
+        data_vars = {}
+        for name, variable in self._ds.data_vars.items():
+            variable = variable.variable
+            if name in self._columns:
+                variable = variable.copy(deep=False, data=self._columns[name])
+            if variable.dims[:1] == ("rule",):
+                variable = select_rows(variable, index)
+            elif "rule" in variable.dims:
+                variable = variable.isel(rule=index)
+            data_vars[name] = variable
+        coords = self._ds.coords.to_dataset().isel(rule=index).coords
+        return xr.Dataset(data_vars, coords=coords, attrs=self._ds.attrs)
 
     def where(self, **ranges: Range) -> xr.Dataset:
         """The rules meeting every range, e.g. ``where(rate=(5, 10), cv_isi=(0.7, None))``."""

@@ -60,6 +60,9 @@ class DecodedSeeds(BackendArray):
             key, self.shape, indexing.IndexingSupport.OUTER,
             lambda k: ascii_to_unicode(self.raw[k]))
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> DecodedSeeds:
+        return self  # read-only: every read returns newly decoded strings
+
 
 class SeedIndex(Index):
     """An index of unique string seeds along one dimension, hashed lazily.

@@ -38,7 +38,7 @@ import xarray as xr
 
 from .errors import DuplicateSeedError, ReleaseFormatError, StoreConflictError, StoreError
 from .layout import ROUND_PREFIX, dataset_from_records, family_attrs
-from .lazy_concat import concat_variables
+from .lazy_rows import concat_variables
 from .schema import Family, family
 from .seed_index import seed_coordinates
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from xarray.core import indexing
 
-from fsbi_data.lazy_concat import ConcatenatedArray, concat_variables
+from fsbi_data.lazy_rows import ConcatenatedArray, concat_variables, select_rows
 from fsbi_data.seed_index import SeedIndex, ascii_to_unicode, seed_coordinates
 
 SEED_TEXT = st.text(alphabet="0123456789abcdefXYZ_-", min_size=0, max_size=12)
@@ -139,3 +139,29 @@ def test_concatenated_array_shape_and_dtype():
     array = ConcatenatedArray([xr.Variable("rule", np.zeros(2, dtype=np.float32)),
                                xr.Variable("rule", np.ones(3))])
     assert array.shape == (5,) and array.dtype == np.float64
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.integers(0, 29), max_size=15), data=st.data())
+def test_selected_rows_index_like_numpy(rows, data):
+    whole = np.random.default_rng(len(rows)).normal(size=(30, 4))
+    parts = [xr.Variable(("rule", "param"), whole[:12]),
+             xr.Variable(("rule", "param"), whole[12:])]
+    rows = np.array(rows, dtype=np.int64)
+    selected = select_rows(concat_variables(parts), rows)  # a selection of a concatenation
+    assert selected.shape == (len(rows), 4)
+    if len(rows):
+        inner = data.draw(st.lists(st.integers(0, len(rows) - 1), max_size=6))
+        cols = data.draw(st.sampled_from([slice(None), 3, [1, 0]]))
+        np.testing.assert_array_equal(selected[inner, cols].values,
+                                      whole[rows][inner][:, cols])
+    np.testing.assert_array_equal(selected.values, whole[rows])
+
+
+def test_selected_rows_are_read_when_used():
+    reads = []
+    variable = xr.Variable("rule", indexing.LazilyIndexedArray(
+        RecordingBackend(np.arange(10.0), reads)))
+    selected = select_rows(variable, np.array([7, 2]))
+    assert reads == []
+    assert selected.values.tolist() == [7.0, 2.0] and len(reads) == 1

@@ -1,5 +1,7 @@
 """The .fsbi accessor against plain NumPy on the same data, and its errors."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -7,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fsbi_data  # noqa: F401  (registers the accessor)
+from fsbi_data import query
 from fsbi_data.errors import QueryError, UnknownNameError
 from fsbi_data.layout import dataset_from_records
 from fsbi_data.schema import ACCUMULATION_GROUPS, family
@@ -59,9 +62,14 @@ def test_where_and_mask_equal_numpy(fam_name, data):
         ranges[name] = (low, high)
     ds = dataset(fam_name, rounds=False)
     expected = numpy_mask(RECORDS[fam_name], fam, ranges)
-    assert np.array_equal(ds.fsbi.mask(**ranges).values, expected)
-    selected = ds.fsbi.where(**ranges)
-    assert list(selected.seed.values) == list(RECORDS[fam_name]["seed"][expected])
+    block_rows = data.draw(st.sampled_from([64, 1000, query.MASK_BLOCK_ROWS]))
+    with mock.patch.object(query, "MASK_BLOCK_ROWS", block_rows):
+        assert np.array_equal(ds.fsbi.mask(**ranges).values, expected)
+        selected = ds.fsbi.where(**ranges)
+    records = RECORDS[fam_name][expected]
+    assert list(selected.seed.values) == list(records["seed"])
+    np.testing.assert_array_equal(selected["rate"].values, records["rate"])
+    np.testing.assert_array_equal(selected["theta"][:, 2:4].values, records["theta"][:, 2:4])
 
 
 @pytest.mark.parametrize("fam_name", ["6pPol", "MLP"])

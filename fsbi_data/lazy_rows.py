@@ -1,10 +1,13 @@
-"""Lazy concatenation of variables along their first dimension, without Dask.
+"""Lazy row operations on variables, without Dask: concatenation and selection of rows.
 
 A store with appended fragments is one Dataset made of several Zarr groups. Concatenating
 their lazily indexed variables with :func:`xarray.concat` would read every part into memory;
-:class:`ConcatenatedArray` instead keeps them lazy: indexing it reads only the rows asked for,
-from the parts that hold them. It is an :class:`xarray.backends.BackendArray`, wrapped in
-xarray's lazy indexing like the arrays of any backend.
+:class:`ConcatenatedArray` keeps them lazy: indexing it reads only the rows asked for, from the
+parts that hold them. A query's result selects rows of every variable; :class:`SelectedRows`
+records the selection once, where xarray's lazy indexing would compose each variable's indexer
+with the selection at once (an array as long as the store, per variable). Both are
+:class:`xarray.backends.BackendArray` s, wrapped in xarray's lazy indexing like the arrays of any
+backend.
 
 Examples
 --------
@@ -13,6 +16,8 @@ Examples
 >>> variable = concat_variables(parts)
 >>> variable[[4, 0]].values
 array([4., 0.])
+>>> select_rows(variable, np.array([1, 3])).values
+array([1., 3.])
 """
 
 from __future__ import annotations
@@ -72,3 +77,26 @@ def concat_variables(parts: Sequence[xr.Variable]) -> xr.Variable:
         return first
     data = indexing.LazilyIndexedArray(ConcatenatedArray(parts))
     return xr.Variable(first.dims, data, first.attrs, first.encoding)
+
+
+class SelectedRows(BackendArray):
+    """The rows ``rows`` (positions along the first axis) of a variable, read when used."""
+
+    def __init__(self, variable: xr.Variable, rows: np.ndarray) -> None:
+        self.variable = variable
+        self.rows = rows
+        self.shape = (len(rows),) + tuple(variable.shape[1:])
+        self.dtype = variable.dtype
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self._outer_index)
+
+    def _outer_index(self, key: tuple[Any, ...]) -> np.ndarray:
+        return np.asarray(self.variable[(self.rows[key[0]],) + tuple(key[1:])].values)
+
+
+def select_rows(variable: xr.Variable, rows: np.ndarray) -> xr.Variable:
+    """``variable`` at the positions ``rows`` (non-negative ints) of its first dimension, lazily."""
+    data = indexing.LazilyIndexedArray(SelectedRows(variable, np.asarray(rows)))
+    return xr.Variable(variable.dims, data, variable.attrs, variable.encoding)
