@@ -213,9 +213,13 @@ def stored_seeds(path: str | os.PathLike, manifest: dict[str, Any] | None = None
     parts = [path / manifest["base"]] + [path / FRAGMENTS / f["name"]
                                          for f in manifest["fragments"]]
     with quiet_zarr():
-        arrays = [zarr.open_array(part / "seed", mode="r")[...] for part in parts]
+        return concat_seeds([zarr.open_array(part / "seed", mode="r")[...] for part in parts])
+
+
+def concat_seeds(arrays: list[np.ndarray]) -> np.ndarray:
+    """The stored seeds of several parts as one fixed-width bytes array."""
     width = max(a.dtype.itemsize for a in arrays)
-    return np.concatenate([a.astype(f"S{width}") for a in arrays])
+    return np.concatenate([a.astype(f"S{width}", copy=False) for a in arrays])
 
 
 def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
@@ -229,9 +233,7 @@ def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
     manifest = read_manifest(path)
     base = _open_part(path / manifest["base"])
     parts = [base] + [_open_part(path / FRAGMENTS / f["name"]) for f in manifest["fragments"]]
-    stored = [np.asarray(p["seed"].values) for p in parts]
-    width = max(a.dtype.itemsize for a in stored)
-    seeds = np.concatenate([a.astype(f"S{width}", copy=False) for a in stored])
+    seeds = concat_seeds([np.asarray(p["seed"].values) for p in parts])
     variables = {}
     for name, variable in base.variables.items():
         if name == "seed":
