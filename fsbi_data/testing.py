@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .schema import Family, family
+from .simulation.prior import sample_prior
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -39,16 +40,6 @@ def synthetic_seed(theta_row: np.ndarray, salt: int = 0) -> str:
     digest = hashlib.md5(np.ascontiguousarray(theta_row, dtype="<f8").tobytes())
     digest.update(int(salt).to_bytes(8, "little"))
     return digest.hexdigest()
-
-
-def sample_prior(fam: Family | str, n: int, rng: np.random.Generator | int | None = None
-                 ) -> np.ndarray:
-    """``n`` theta vectors uniform in the family's prior box, exactly representable in float32."""
-    fam = family(fam)
-    rng = np.random.default_rng(rng)
-    u = rng.random((n, fam.n_theta), dtype=np.float32)
-    theta = fam.low.astype(np.float32) + u * (fam.high - fam.low).astype(np.float32)
-    return theta.astype(np.float64)
 
 
 def release_records(fam: Family | str, n: int, rng: np.random.Generator | int | None = None,
@@ -77,7 +68,7 @@ def release_records(fam: Family | str, n: int, rng: np.random.Generator | int | 
     fam = family(fam)
     rng = np.random.default_rng(rng)
     out = np.empty(n, dtype=fam.record_dtype)
-    theta = sample_prior(fam, n, rng)
+    theta = sample_prior(fam, n, rng, dtype=np.float32)
     out["theta"] = theta
     out["seed"] = [synthetic_seed(theta[i], first_salt + i) for i in range(n)]
 

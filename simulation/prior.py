@@ -15,14 +15,16 @@ import numpy as np
 from fsbi_data.schema import Family, family
 
 
-def sample_prior(fam: Family | str, n: int, seed: int | np.random.Generator | None = None
-                 ) -> np.ndarray:
-    """``n`` theta vectors (float64) drawn uniformly from the family's prior bounds.
+def sample_prior(fam: Family | str, n: int, seed: int | np.random.Generator | None = None,
+                 *, dtype: type[np.floating] = np.float64) -> np.ndarray:
+    """``n`` theta vectors drawn uniformly from the family's prior bounds, as float64.
 
-    ``seed`` makes the draw reproducible (an int or a NumPy Generator).
+    ``seed`` makes the draw reproducible (an int or a NumPy Generator). ``dtype`` is the
+    precision of the draw: ``np.float32`` gives values exactly representable in float32.
     """
     fam = family(fam)
     if n < 0:
         raise ValueError(f"the number of rules must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
-    return fam.low + rng.random((n, fam.n_theta)) * (fam.high - fam.low)
+    low, width = fam.low.astype(dtype), (fam.high - fam.low).astype(dtype)
+    return (low + rng.random((n, fam.n_theta), dtype=dtype) * width).astype(np.float64)

@@ -7,7 +7,7 @@ import fsbi_data
 from fsbi_data import inference
 from fsbi_data.errors import QueryError, UnknownNameError
 from fsbi_data.layout import dataset_from_arrays
-from fsbi_data.testing import sample_prior
+from fsbi_data.simulation.prior import sample_prior
 
 SMALL = {"n_ensemble": 2, "seed": 0, "max_epochs": 25, "batch_size": 200,
          "hidden_features": 32, "num_transforms": 2}
@@ -18,7 +18,7 @@ def known_relation():
     """rate = 10 + 4 alpha_ee (+ small noise): conditioning on rate pins alpha_ee down."""
     rng = np.random.default_rng(0)
     n = 2000
-    theta = sample_prior("6pPol", n, rng)
+    theta = sample_prior("6pPol", n, rng, dtype=np.float32)
     fam = fsbi_data.family("6pPol")
     metrics = {name: rng.random(n) for name in fam.metric_names}
     metrics["rate"] = 10 + 4 * theta[:, 2] + rng.normal(0, 0.2, n)
