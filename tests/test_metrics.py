@@ -285,10 +285,17 @@ def spike_trains(draw):
     return SpikeTrains.from_lists(trains)
 
 
-@settings(max_examples=150, deadline=None)
-@given(spike_trains())
-def test_auto_cov_equals_the_definition(trains):
-    params = AnalysisParams(n_recorded=trains.n_neurons)
+# (t_stop_rec, bin_size_medium, window_view_auto_cov): the paper's; a recording shorter than
+# two windows; the lag count truncated from 2.9999999999999996; finer bins.
+AUTO_COV_SETTINGS = [(70.0, 0.01, 0.5), (60.7, 0.01, 0.5), (70.0, 0.1, 0.3), (65.0, 0.005, 0.2)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(spike_trains(), st.sampled_from(AUTO_COV_SETTINGS))
+def test_auto_cov_equals_the_definition(trains, setting):
+    t_stop, bin_size, window = setting
+    params = AnalysisParams(n_recorded=trains.n_neurons, t_stop_rec=t_stop,
+                            bin_size_medium=bin_size, window_view_auto_cov=window)
     expected = reference_auto_cov(trains, params)
     assert close(f.auto_cov(trains, params), expected, rel=1e-12)
     (active_pairs, side_pairs), (active_fft, side_fft) = both_autocorrelations(trains, params)
@@ -297,10 +304,10 @@ def test_auto_cov_equals_the_definition(trains):
 
 
 @settings(max_examples=100, deadline=None)
-@given(spike_trains(), st.sampled_from([(0.01, 0.5), (0.1, 0.3), (0.005, 0.04), (0.01, 0.01)]))
-def test_lag_products_count_spike_pairs_exactly(trains, bins_and_window):
-    bin_size, window = bins_and_window
-    edges = f.bin_edges(60.0, 70.0, bin_size)
+@given(spike_trains(), st.sampled_from(AUTO_COV_SETTINGS + [(70.0, 0.01, 0.01)]))
+def test_lag_products_and_edge_totals_count_spikes_exactly(trains, setting):
+    t_stop, bin_size, window = setting
+    edges = f.bin_edges(60.0, t_stop, bin_size)
     n_bins = edges.size - 1
     max_lag = min(int(window / bin_size), n_bins - 1)
     counts = f.binned_counts(trains, edges)
@@ -309,6 +316,9 @@ def test_lag_products_count_spike_pairs_exactly(trains, bins_and_window):
     expected = np.stack([np.sum(counts[:, :n_bins - m] * counts[:, m:], axis=1)
                          for m in range(max_lag + 1)], axis=1)
     assert np.array_equal(products, expected)
+    edges_first_last = np.cumsum(counts[:, :max_lag] + counts[:, ::-1][:, :max_lag], axis=1)
+    assert np.array_equal(f.edge_totals(neuron, bins, trains.n_neurons, n_bins, max_lag),
+                          edges_first_last)
 
 
 @pytest.mark.parametrize("spikes, active", [

@@ -83,8 +83,12 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
         return f._small_bin_activity(spikes, p)
 
     @functools.cache
+    def intervals():
+        return f.isis(f.recorded(spikes, p.n_recorded))
+
+    @functools.cache
     def cvs():
-        return f.neuron_cvs(f.recorded(spikes, p.n_recorded))
+        return f.neuron_cvs(f.recorded(spikes, p.n_recorded), intervals())
 
     @functools.cache
     def task_metrics():
@@ -93,7 +97,7 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
     compute_one = {
         "rate": lambda: f.rate(spikes, p),
         "cv_isi": lambda: f.cv_isi(spikes, p, cvs()),
-        "kl_isi": lambda: f.kl_isi(spikes, p),
+        "kl_isi": lambda: f.kl_isi(spikes, p, intervals()[0]),
         "spatial_Fano": lambda: f.spatial_fano(spikes, p, big_counts()),
         "temporal_Fano": lambda: f.temporal_fano(spikes, p, big_counts()),
         "auto_cov": lambda: f.auto_cov(spikes, p),

@@ -105,7 +105,9 @@ def bin_index(times: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def count_matrix(rows: np.ndarray, bins: np.ndarray, n_rows: int, n_bins: int) -> np.ndarray:
     """Counts of (row, bin) pairs as an ``n_rows`` × ``n_bins`` matrix; bin -1 is not counted."""
     # Bin -1 lands in a spare first column, dropped after counting.
-    flat = rows * (n_bins + 1) + (bins + 1)
+    flat = rows * (n_bins + 1)
+    flat += bins
+    flat += 1
     counts = np.bincount(flat, minlength=n_rows * (n_bins + 1))
     return counts.reshape(n_rows, n_bins + 1)[:, 1:]
 
@@ -141,9 +143,13 @@ def isis(trains: SpikeTrains) -> tuple[np.ndarray, np.ndarray]:
     return np.diff(trains.times)[same], neurons[1:][same]
 
 
-def neuron_cvs(trains: SpikeTrains) -> np.ndarray:
-    """CV of the ISIs per neuron; 0 for neurons with at most 2 ISIs (§2.4)."""
-    intervals, owner = isis(trains)
+def neuron_cvs(trains: SpikeTrains,
+               intervals: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """CV of the ISIs per neuron; 0 for neurons with at most 2 ISIs (§2.4).
+
+    ``intervals``: ``isis(trains)`` if already computed.
+    """
+    intervals, owner = isis(trains) if intervals is None else intervals
     n = trains.n_neurons
     n_isi = np.bincount(owner, minlength=n)
     sums = np.bincount(owner, weights=intervals, minlength=n)
@@ -156,12 +162,16 @@ def neuron_cvs(trains: SpikeTrains) -> np.ndarray:
 
 
 def fano(counts: np.ndarray, axis: int) -> np.ndarray:
-    """Fano factor of non-negative counts along ``axis``; 0 where the slice sums to <= 3 (§2.5)."""
+    """Fano factor of a count matrix along ``axis``; 0 where the slice sums to <= 3 (§2.5).
+
+    With n counts c of sum S, var / mean = (n Σ c² - S²) / (n S): integers, divided once.
+    """
+    n = counts.shape[axis]
     total = counts.sum(axis=axis)
-    mean = counts.mean(axis=axis) if counts.shape[axis] else np.zeros(total.shape)
-    var = counts.var(axis=axis) if counts.shape[axis] else np.zeros(total.shape)
+    squares = np.einsum("ij,ij->" + "ij"[1 - axis], counts, counts)  # Σ c² along axis
     active = total > FANO_MIN_SPIKES
-    return np.divide(var, mean, out=np.zeros(total.shape), where=active)
+    return np.divide(n * squares - total * total, n * total, out=np.zeros(total.shape),
+                     where=active)
 
 
 def weight_samples_in_window(traces: WeightTraces, connection: str,
@@ -192,10 +202,14 @@ def cv_isi(trains: SpikeTrains, params: AnalysisParams, cvs: np.ndarray | None =
     return float(np.mean(cvs))
 
 
-def kl_isi(trains: SpikeTrains, params: AnalysisParams) -> float:
-    """KL divergence of the pooled ISI histogram from an exponential reference (§3.3)."""
+def kl_isi(trains: SpikeTrains, params: AnalysisParams,
+           intervals: np.ndarray | None = None) -> float:
+    """KL divergence of the pooled ISI histogram from an exponential reference (§3.3).
+
+    ``intervals``: the pooled ISIs of the recorded neurons if already computed.
+    """
     trains = recorded(trains, params.n_recorded)
-    intervals, _ = isis(trains)
+    intervals = isis(trains)[0] if intervals is None else intervals
     low, high = params.isi_lim_kl_isi
     edges = np.linspace(low, high, params.n_bins_kl_isi)
     hist, _ = np.histogram(np.clip(intervals, low, high), bins=edges)
@@ -371,10 +385,12 @@ def pairs_within_reach(keys: np.ndarray, reach: np.ndarray, offset: np.ndarray) 
 def edge_totals(neuron: np.ndarray, bins: np.ndarray, n_neurons: int, n_bins: int,
                 max_lag: int) -> np.ndarray:
     """E_m: spikes of each neuron in its first m plus its last m bins, m = 1 … max_lag."""
-    from_end = n_bins - 1 - bins
-    head, tail = bins < max_lag, from_end < max_lag
-    rows = np.concatenate([np.compress(head, neuron), np.compress(tail, neuron)])
-    depth = np.concatenate([np.compress(head, bins), np.compress(tail, from_end)])
+    near_end = np.flatnonzero((bins < max_lag) | (bins >= n_bins - max_lag))
+    rows, from_start = neuron.take(near_end), bins.take(near_end)
+    from_end = n_bins - 1 - from_start
+    head, tail = from_start < max_lag, from_end < max_lag  # both if K < 2 max_lag
+    rows = np.concatenate([rows[head], rows[tail]])
+    depth = np.concatenate([from_start[head], from_end[tail]])
     counts = np.bincount(rows * max_lag + depth, minlength=n_neurons * max_lag)
     return np.cumsum(counts.reshape(n_neurons, max_lag), axis=1)
 
