@@ -97,6 +97,14 @@ def test_spikes_after_the_last_big_edge():
     assert close(m["auto_cov"], 0.039705, rel=1e-4)
 
 
+def test_neurons_beyond_n_recorded_are_ignored():
+    mixed = mixed_example()
+    extra = SpikeTrains.from_lists(mixed.spikes_e.to_lists() + [[60.5, 61.5], [62.0]])
+    wider = SimulationResult(extra, mixed.spikes_i, mixed.weights, params=PARAMS,
+                             info=mixed.info)
+    assert compute(wider) == compute(mixed)
+
+
 def test_missing_inhibitory_spikes_only_affect_rate_i():
     with_i, without_i = compute(mixed_example()), compute(result(
         [np.round(60.0505 + 0.1 * np.arange(100), 4), np.round(60.0255 + 0.2 * np.arange(50), 4),
