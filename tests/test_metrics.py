@@ -97,6 +97,14 @@ def test_spikes_after_the_last_big_edge():
     assert close(m["auto_cov"], 0.039705, rel=1e-4)
 
 
+def test_neurons_beyond_n_recorded_are_ignored():
+    mixed = mixed_example()
+    extra = SpikeTrains.from_lists(mixed.spikes_e.to_lists() + [[60.5, 61.5], [62.0]])
+    wider = SimulationResult(extra, mixed.spikes_i, mixed.weights, params=PARAMS,
+                             info=mixed.info)
+    assert compute(wider) == compute(mixed)
+
+
 def test_missing_inhibitory_spikes_only_affect_rate_i():
     with_i, without_i = compute(mixed_example()), compute(result(
         [np.round(60.0505 + 0.1 * np.arange(100), 4), np.round(60.0255 + 0.2 * np.arange(50), 4),
@@ -209,3 +217,154 @@ def test_bin_index_equals_numpy_histogram(steps, bin_size):
     expected = np.searchsorted(edges, times, side="right") - 1
     inside = (times >= edges[0]) & (times < edges[-1])
     assert np.array_equal(index[inside], expected[inside])
+
+
+def test_bin_index_does_not_count_nan_or_infinite_times():
+    times = np.array([np.nan, -np.inf, 60.005, np.inf, 69.99])
+    edges = f.bin_edges(60.0, 70.0, 0.01)
+    index = f.bin_index(times, edges)
+    assert index.tolist() == [-1, -1, 0, -1, -1]
+    counts = np.bincount(index[index >= 0], minlength=edges.size - 1)
+    assert np.array_equal(counts, np.histogram(times, bins=edges)[0])
+
+
+# --- auto_cov: spike-pair counting and FFT against the definition of spec/metrics.md §3.6 ---
+
+def reference_auto_cov(trains, params):
+    """§3.6 literally, one neuron at a time: NumPy histogram, std test, SciPy correlate."""
+    from scipy.signal import correlate
+
+    edges = np.arange(params.t_start_rec, params.t_stop_rec, params.bin_size_medium)
+    lags = int(params.window_view_auto_cov / params.bin_size_medium)
+    values = []
+    for n in range(params.n_recorded):
+        x = np.histogram(trains.neuron(n), bins=edges)[0]
+        if np.std(x) > f.AUTO_COV_MIN_STD:
+            y = x - np.mean(x)
+            g = correlate(y, y, mode="full", method="direct")
+            a = np.abs(g) / np.max(g)
+            mid = x.size - 1
+            values.append(np.mean(a[mid - lags:mid + lags + 1]))
+        else:
+            values.append(1.0)
+    return float(np.mean(values))
+
+
+def both_autocorrelations(trains, params):
+    """(active, Σ|g_m|/g_0) from spike pairs and from the FFT, for the recorded neurons."""
+    edges = f.bin_edges(params.t_start_rec, params.t_stop_rec, params.bin_size_medium)
+    n_bins = edges.size - 1
+    max_lag = min(int(params.window_view_auto_cov / params.bin_size_medium), n_bins - 1)
+    neuron, bins = f.counted_spikes(trains, edges)
+    totals = np.bincount(neuron, minlength=trains.n_neurons)
+    pairs = f.pair_autocorrelation(neuron, bins, totals, n_bins, max_lag)
+    counts = f.count_matrix(neuron, bins, trains.n_neurons, n_bins)
+    return pairs, f.fft_autocorrelation(counts, max_lag)
+
+
+@st.composite
+def spike_trains(draw):
+    """Trains on the 0.1-ms grid: silent, sparse, Poisson up to 500 Hz, bursty, regular,
+    some spikes outside the window or on 10-ms edges, some trains out of order."""
+    trains = []
+    for _ in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(["silent", "few", "poisson", "burst", "regular", "edges"]))
+        seed = draw(st.integers(0, 2**32 - 1))
+        rng = np.random.default_rng(seed)
+        if kind == "silent":
+            steps = np.empty(0, dtype=np.int64)
+        elif kind == "few":
+            steps = rng.integers(599_000, 701_000, draw(st.integers(1, 4)))
+        elif kind == "poisson":
+            rate = draw(st.sampled_from([1.0, 10.0, 50.0, 500.0]))
+            steps = rng.choice(np.arange(599_000, 701_000), rng.poisson(rate * 10.2),
+                               replace=False)
+        elif kind == "burst":
+            centres = rng.integers(600_000, 700_000, draw(st.integers(1, 5)))
+            steps = np.concatenate([c + rng.integers(0, 300, 40) for c in centres])
+        elif kind == "regular":
+            period = draw(st.integers(50, 5_000))
+            steps = np.arange(draw(st.integers(600_000, 600_000 + period)), 700_000, period)
+        else:
+            steps = 100 * rng.integers(5_990, 7_010, draw(st.integers(2, 60)))
+        if draw(st.booleans()):
+            steps = np.sort(steps)
+        trains.append(np.round(steps * 1e-4, 4))
+    return SpikeTrains.from_lists(trains)
+
+
+# (t_stop_rec, bin_size_medium, window_view_auto_cov): the paper's; a recording shorter than
+# two windows; the lag count truncated from 2.9999999999999996; finer bins.
+AUTO_COV_SETTINGS = [(70.0, 0.01, 0.5), (60.7, 0.01, 0.5), (70.0, 0.1, 0.3), (65.0, 0.005, 0.2)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(spike_trains(), st.sampled_from(AUTO_COV_SETTINGS))
+def test_auto_cov_equals_the_definition(trains, setting):
+    t_stop, bin_size, window = setting
+    params = AnalysisParams(n_recorded=trains.n_neurons, t_stop_rec=t_stop,
+                            bin_size_medium=bin_size, window_view_auto_cov=window)
+    expected = reference_auto_cov(trains, params)
+    assert close(f.auto_cov(trains, params), expected, rel=1e-12)
+    (active_pairs, side_pairs), (active_fft, side_fft) = both_autocorrelations(trains, params)
+    assert np.array_equal(active_pairs, active_fft)
+    assert np.allclose(side_pairs, side_fft, rtol=1e-10, atol=0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(spike_trains(), st.sampled_from(AUTO_COV_SETTINGS + [(70.0, 0.01, 0.01)]))
+def test_lag_products_and_edge_totals_count_spikes_exactly(trains, setting):
+    t_stop, bin_size, window = setting
+    edges = f.bin_edges(60.0, t_stop, bin_size)
+    n_bins = edges.size - 1
+    max_lag = min(int(window / bin_size), n_bins - 1)
+    counts = f.binned_counts(trains, edges)
+    neuron, bins = f.counted_spikes(trains, edges)
+    products = f.lag_products(neuron, bins, trains.n_neurons, n_bins, max_lag)
+    expected = np.stack([np.sum(counts[:, :n_bins - m] * counts[:, m:], axis=1)
+                         for m in range(max_lag + 1)], axis=1)
+    assert np.array_equal(products, expected)
+    edges_first_last = np.cumsum(counts[:, :max_lag] + counts[:, ::-1][:, :max_lag], axis=1)
+    assert np.array_equal(f.edge_totals(neuron, bins, trains.n_neurons, n_bins, max_lag),
+                          edges_first_last)
+
+
+@pytest.mark.parametrize("spikes, active", [
+    ([61.005, 62.005], False),  # 2 spikes in different bins: std ≈ 0.045
+    ([61.005, 62.005, 63.005], True),  # 3 spikes in different bins: std ≈ 0.055
+    ([61.001, 61.009], True),  # 2 spikes in one bin: std ≈ 0.063
+    ([61.01, 61.02, 61.03], True),  # on 10-ms edges
+    ([], False),
+])
+def test_auto_cov_threshold_near_the_sparsest_trains(spikes, active):
+    trains = SpikeTrains.from_lists([spikes])
+    params = AnalysisParams(n_recorded=1)
+    value = f.auto_cov(trains, params)
+    assert close(value, reference_auto_cov(trains, params), rel=1e-12)
+    assert (value < 1.0) == active
+
+
+@pytest.mark.parametrize("n_bins", [800, 1600])
+def test_auto_cov_threshold_ties_are_decided_by_numpy(n_bins):
+    # K - 2d bins with one spike, d bins with two, d empty (d = K / 800): the variance of the
+    # counts is exactly 2d / K = 0.05², so only NumPy's rounding decides std > 0.05.
+    params = AnalysisParams(n_recorded=1, t_stop_rec=60.0 + n_bins * 0.01 + 0.005)
+    edges = f.bin_edges(params.t_start_rec, params.t_stop_rec, params.bin_size_medium)
+    assert edges.size - 1 == n_bins
+    doubled = n_bins // 800
+    centres = 60.005 + 0.01 * np.arange(n_bins - doubled)
+    trains = SpikeTrains.from_lists([np.round(np.r_[centres, centres[:doubled]], 4)])
+    counts = f.binned_counts(trains, edges)
+    assert counts.sum() == n_bins and np.sum(counts ** 2) == n_bins + 2 * doubled
+    (active, _), (numpy_active, _) = both_autocorrelations(trains, params)
+    assert active[0] == numpy_active[0] == (np.std(counts[0]) > f.AUTO_COV_MIN_STD)
+    assert f.auto_cov(trains, params) == reference_auto_cov(trains, params)
+
+
+def test_auto_cov_counts_pairs_for_sparse_trains_and_uses_the_fft_for_dense_ones():
+    rng = np.random.default_rng(0)
+    n_bins, max_lag = 999, 50
+    assert f.pair_counting_pays(rng.poisson(100, 1000), n_bins, max_lag)  # 10 Hz
+    assert not f.pair_counting_pays(rng.poisson(5000, 1000), n_bins, max_lag)  # 500 Hz
+    # A neuron with so many spikes that K² g_m could overflow int64 takes the FFT.
+    assert not f.pair_counting_pays(np.array([2**31 // n_bins]), n_bins, max_lag)

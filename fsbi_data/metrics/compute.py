@@ -75,33 +75,41 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
 
     # Intermediate results shared by several metrics, computed at most once.
     @functools.cache
+    def recorded():  # sliced once, so that the neuron index of every spike is computed once
+        return f.recorded(spikes, p.n_recorded)
+
+    @functools.cache
     def big_counts():
-        return f._big_bins(spikes, p)
+        return f._big_bins(recorded(), p)
 
     @functools.cache
     def activity():
-        return f._small_bin_activity(spikes, p)
+        return f._small_bin_activity(recorded(), p)
+
+    @functools.cache
+    def intervals():
+        return f.isis(recorded())
 
     @functools.cache
     def cvs():
-        return f.neuron_cvs(f.recorded(spikes, p.n_recorded))
+        return f.neuron_cvs(recorded(), intervals())
 
     @functools.cache
     def task_metrics():
         return f.bnd_metrics(spikes, task or {})
 
     compute_one = {
-        "rate": lambda: f.rate(spikes, p),
-        "cv_isi": lambda: f.cv_isi(spikes, p, cvs()),
-        "kl_isi": lambda: f.kl_isi(spikes, p),
-        "spatial_Fano": lambda: f.spatial_fano(spikes, p, big_counts()),
-        "temporal_Fano": lambda: f.temporal_fano(spikes, p, big_counts()),
-        "auto_cov": lambda: f.auto_cov(spikes, p),
-        "fft": lambda: f.fft(spikes, p, activity()),
+        "rate": lambda: f.rate(recorded(), p),
+        "cv_isi": lambda: f.cv_isi(recorded(), p, cvs()),
+        "kl_isi": lambda: f.kl_isi(recorded(), p, intervals()[0]),
+        "spatial_Fano": lambda: f.spatial_fano(recorded(), p, big_counts()),
+        "temporal_Fano": lambda: f.temporal_fano(recorded(), p, big_counts()),
+        "auto_cov": lambda: f.auto_cov(recorded(), p),
+        "fft": lambda: f.fft(recorded(), p, activity()),
         "w_blow": lambda: f.w_blow(weights, p),
-        "std_rate_temporal": lambda: f.std_rate_temporal(spikes, p, activity()),
-        "std_rate_spatial": lambda: f.std_rate_spatial(spikes, p),
-        "std_cv": lambda: f.std_cv(spikes, p, cvs()),
+        "std_rate_temporal": lambda: f.std_rate_temporal(recorded(), p, activity()),
+        "std_rate_spatial": lambda: f.std_rate_spatial(recorded(), p),
+        "std_cv": lambda: f.std_cv(recorded(), p, cvs()),
         "w_creep": lambda: f.w_creep(weights, p),
         "rate_i": lambda: f.rate_i(result.spikes_i, p),
         **{name: (lambda c=c: f.final_mean_weight(weights, c))
