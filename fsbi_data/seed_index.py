@@ -40,11 +40,10 @@ def ascii_to_unicode(raw: np.ndarray) -> np.ndarray:
     Each byte becomes one UTF-32 code unit: a widening copy, ~10× faster than ``astype``.
     """
     raw = np.ascontiguousarray(raw)
-    width = max(raw.dtype.itemsize, 1)
     if raw.dtype.itemsize == 0:
         return np.zeros(raw.shape, dtype="<U1")
     codes = raw.view(np.uint8).astype("<u4")
-    return codes.view(f"<U{width}").reshape(raw.shape)
+    return codes.view(f"<U{raw.dtype.itemsize}").reshape(raw.shape)
 
 
 class DecodedSeeds(BackendArray):
@@ -79,10 +78,11 @@ class SeedIndex(Index):
 
     @property
     def seeds(self) -> np.ndarray:
-        """The seeds as a fixed-width unicode array (decoded once, on first use)."""
+        """The seeds as a fixed-width unicode array (bytes decoded once, on first use)."""
+        if self.raw.dtype.kind != "S":
+            return self.raw
         if self._strings is None:
-            self._strings = (ascii_to_unicode(self.raw) if self.raw.dtype.kind == "S"
-                             else self.raw)
+            self._strings = ascii_to_unicode(self.raw)
         return self._strings
 
     # --- construction ---------------------------------------------------------------------
@@ -102,11 +102,10 @@ class SeedIndex(Index):
         if variables and self.name in variables:
             attrs = variables[self.name].attrs
             encoding = variables[self.name].encoding
-        data = self.raw
-        if self.raw.dtype.kind == "S" and self._strings is None:
+        if self.raw.dtype.kind == "S" and self._strings is None:  # decoded where read
             data = indexing.LazilyIndexedArray(DecodedSeeds(self.raw))
-        elif self._strings is not None:
-            data = self._strings
+        else:
+            data = self.seeds
         return {self.name: xr.Variable(self.dim, data, attrs, encoding)}
 
     def _new(self, seeds: np.ndarray) -> SeedIndex:
@@ -172,8 +171,7 @@ class SeedIndex(Index):
 
     def join(self, other: Index, how: str = "inner") -> Index:
         joined = self._as_pandas_index().join(_as_pandas(other), how=how)
-        return self._new(np.asarray(joined.index).astype(self.seeds.dtype
-                                                         if len(joined.index) else str))
+        return self._new(np.asarray(joined.index).astype(str))
 
     def reindex_like(self, other: Index, **kwargs: Any) -> dict[Hashable, Any]:
         return self._as_pandas_index().reindex_like(_as_pandas(other), **kwargs)
@@ -187,7 +185,9 @@ class SeedIndex(Index):
 
     def _copy(self, deep: bool = True, memo: dict[int, Any] | None = None) -> SeedIndex:
         copied = type(self)(self.raw.copy() if deep else self.raw, self.dim, self.name)
-        copied._strings, copied._pandas = self._strings, self._pandas
+        copied._pandas = self._pandas  # immutable
+        if not deep:
+            copied._strings = self._strings
         return copied
 
     def __len__(self) -> int:

@@ -495,12 +495,11 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
     encoding = {name: variable_encoding(ds[name].shape, ds[name].dtype)
                 for name in ds.variables
                 if ds[name].dims and ds[name].dims[0] == "rule"}
-    for name in ds.variables:
+    for name in list(ds.variables):
         if name in encoding and ds[name].chunks and ds.sizes["rule"]:
             # Dask chunks aligned with the Zarr chunks; raw columns are small: one read.
-            raw = is_raw_column(ds[name].dtype, ds[name].shape)
+            raw = not encoding[name]["compressors"]
             ds[name] = ds[name].load() if raw else ds[name].chunk({"rule": CHUNK_ROWS})
-    for name in ds.variables:
         ds[name].encoding = {}
     with quiet_zarr():
         ds.to_zarr(path, mode="w-", zarr_format=3, encoding=encoding, consolidated=True)
