@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import DuplicateSeedError, StoreConflictError, StoreError
 from fsbi_data.layout import dataset_from_records, provenance, records_from_dataset
-from fsbi_data.store import append, compact, create, open_path, read_manifest, writer_lock
+from fsbi_data.store import (
+    FRAGMENTS,
+    append,
+    compact,
+    create,
+    open_path,
+    read_manifest,
+    write_part,
+    writer_lock,
+)
 from fsbi_data.testing import release_records
 
 BATCH_ROWS = 4
@@ -125,6 +136,20 @@ def test_compact_keeps_everything(store):
                                                         "fragments", "fsbi-store.json"]
     assert [p.name for p in (store / "fragments").iterdir()] == ["fragment-000003"]
     assert open_path(store).sizes["rule"] == 30 + 4 * BATCH_ROWS
+
+
+def test_a_damaged_fragment_is_named_and_the_base_is_untouched(store):
+    append(store, batch(0))
+    manifest = read_manifest(store)
+    fragment = store / FRAGMENTS / manifest["fragments"][0]["name"]
+    damaged = open_path(store).isel(rule=slice(30, None)).drop_vars("rate").load()
+    shutil.rmtree(fragment)
+    write_part(damaged, fragment)  # the fragment's rules, without their 'rate' metric
+    with pytest.raises(StoreError, match="a fragment of the store lacks the variable 'rate'"):
+        open_path(store)
+    assert read_manifest(store) == manifest
+    base = xr.open_zarr(store / manifest["base"])
+    np.testing.assert_array_equal(base["rate"].values, release_records("6pPol", 30, rng=0)["rate"])
 
 
 def test_empty_store_then_append(tmp_path):
