@@ -23,11 +23,11 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 from fsbi_data.catalog import cache_dir, fetch
 from fsbi_data.testing import write_synthetic_release
@@ -49,15 +49,6 @@ def serve(root: Path):
     finally:
         server.shutdown()
         server.server_close()
-
-
-def best_of(repeats: int, func) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def row(label: str, ours: float, baseline: float, baseline_label: str) -> None:
@@ -99,10 +90,10 @@ def main() -> None:
                         digest.update(block)
                         out.write(block)
 
-            ours = best_of(args.repeats, download)
-            row("fetch: download + verify", ours, best_of(args.repeats, bare_download),
+            ours = best_of(download, args.repeats)[0]
+            row("fetch: download + verify", ours, best_of(bare_download, args.repeats)[0],
                 "urllib download")
-            row("fetch: download + verify", ours, best_of(args.repeats, hashed_download),
+            row("fetch: download + verify", ours, best_of(hashed_download, args.repeats)[0],
                 "urllib download + sha256")
 
         del os.environ["FSBI_DATA_URL"]
@@ -115,12 +106,12 @@ def main() -> None:
             with open(path, "rb") as f:
                 hashlib.file_digest(f, "sha256")
 
-        row("fetch(source=): first use", best_of(args.repeats, first_source_use),
-            best_of(args.repeats, sha256), "hashlib sha256")
+        row("fetch(source=): first use", best_of(first_source_use, args.repeats)[0],
+            best_of(sha256, args.repeats)[0], "hashlib sha256")
 
         fetch("6pPol", catalog=cat)
-        cached = best_of(max(args.repeats, 20), lambda: fetch("6pPol", catalog=cat))
-        mmap = best_of(max(args.repeats, 20), lambda: np.load(path, mmap_mode="r"))
+        cached = best_of(lambda: fetch("6pPol", catalog=cat), max(args.repeats, 20))[0]
+        mmap = best_of(lambda: np.load(path, mmap_mode="r"), max(args.repeats, 20))[0]
         row("fetch: cached (verified marker)", cached, mmap, "np.load(mmap_mode='r')")
 
 

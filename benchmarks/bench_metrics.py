@@ -10,13 +10,13 @@ relative difference between the two implementations.
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from metrics_baseline import metrics_loop  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from fsbi_data.metrics import (  # noqa: E402
     AnalysisParams,
@@ -33,15 +33,6 @@ def poisson_trains(n, rate, rng):
     return [np.round(60.0 + s * 1e-4, 4) for s in steps]
 
 
-def best_of(repeats, fn):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), value
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -54,9 +45,9 @@ def main():
                               WeightTraces(t, weights), params=AnalysisParams())
     params = AnalysisParams().to_dict()
 
-    fast, ours = best_of(args.repeats, lambda: compute(result))
-    slow, theirs = best_of(max(1, args.repeats // 2),
-                           lambda: metrics_loop(e, i, {"t": t, **weights}, params))
+    fast, ours = best_of(lambda: compute(result), args.repeats)
+    slow, theirs = best_of(lambda: metrics_loop(e, i, {"t": t, **weights}, params),
+                           max(1, args.repeats // 2))
     worst = max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-300) for k in theirs)
     print(f"per-neuron loop baseline : {slow * 1e3:9.1f} ms")
     print(f"fsbi_data.metrics.compute: {fast * 1e3:9.1f} ms")

@@ -9,24 +9,14 @@ compressed chunk files of the metric variables (what open + read touches) agains
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 import fsbi_data
 from fsbi_data.schema import family
 from fsbi_data.testing import write_release_file
-
-
-def best(fn, repeats=5):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
@@ -50,8 +40,9 @@ def main():
         ds = fsbi_data.open(store)
         return ds[metrics].compute()  # the seed coordinate (11 MB) is read and decoded too
 
-    t_numpy, t_store = best(numpy_way), best(store_way)
-    t_with_seeds = best(store_way_with_seeds)
+    t_numpy, _ = best_of(numpy_way, warm_up=True)
+    t_store, _ = best_of(store_way, warm_up=True)
+    t_with_seeds, _ = best_of(store_way_with_seeds, warm_up=True)
     base = next(store.glob("base-*"))
     metric_bytes = sum(p.stat().st_size for m in metrics for p in (base / m).rglob("*")
                        if p.is_file())

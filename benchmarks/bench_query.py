@@ -9,23 +9,14 @@ warm ``plausible()`` against the same checks on in-memory NumPy columns, and see
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import best_of
 
 import fsbi_data
 from fsbi_data.schema import family
 from fsbi_data.testing import write_release_file
-
-
-def timed(fn, repeats=5):
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def numpy_plausible(columns, conditions):
@@ -53,19 +44,19 @@ def main():
     def ours():
         return fsbi_data.open(store).fsbi.plausible().sizes["rule"]
 
-    t_orig, n_orig = timed(original, 3)
-    t_ours, n_ours = timed(ours, 3)
+    t_orig, n_orig = best_of(original, 3)
+    t_ours, n_ours = best_of(ours, 3)
     assert n_orig == n_ours
     ds = fsbi_data.open(store)
     ds.fsbi.plausible()
-    t_warm, _ = timed(lambda: ds.fsbi.plausible().sizes["rule"])
+    t_warm, _ = best_of(lambda: ds.fsbi.plausible().sizes["rule"])
     columns = {c.metric: np.array(ds[c.metric].values) for c in conditions}
-    t_numpy, _ = timed(lambda: numpy_plausible(columns, conditions))
+    t_numpy, _ = best_of(lambda: numpy_plausible(columns, conditions))
     seeds = np.asarray(ds.seed.values)
     rng = np.random.default_rng(1)
-    t_one, _ = timed(lambda: ds.fsbi.rule(seeds[rng.integers(len(seeds))]), 50)
+    t_one, _ = best_of(lambda: ds.fsbi.rule(seeds[rng.integers(len(seeds))]), 50)
     many = seeds[rng.choice(len(seeds), 10_000, replace=False)]
-    t_many, _ = timed(lambda: ds.fsbi.rules(many))
+    t_many, _ = best_of(lambda: ds.fsbi.rules(many))
 
     print(f"rows: {args.rows:,}; plausible rules: {n_ours:,}")
     print(f"np.load + bound checks (original)   {t_orig * 1e3:9.1f} ms")
