@@ -34,7 +34,6 @@ from fsbi_data.catalog import (
 )
 from fsbi_data.cli.main import cli
 from fsbi_data.errors import ChecksumError, DataUnavailableError, UnknownNameError
-from fsbi_data.testing import write_synthetic_release
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -70,20 +69,6 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """A synthetic release in the repository layout and its catalog."""
-    root = tmp_path_factory.mktemp("release")
-    return root, write_synthetic_release(root, scale=0.01, rng=1)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FSBI_DATA_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("FSBI_DATA_URL", raising=False)
-    return tmp_path / "cache"
 
 
 @pytest.fixture

@@ -13,19 +13,6 @@ from fsbi_data.errors import StoreError
 from fsbi_data.layout import provenance, round_names
 from fsbi_data.store import is_store, open_path, read_manifest
 from fsbi_data.store import open as open_store
-from fsbi_data.testing import write_synthetic_release
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    root = tmp_path_factory.mktemp("release")
-    return root, write_synthetic_release(root, scale=0.01, rng=11)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FSBI_DATA_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 @pytest.mark.parametrize("name", ["6pPol", "MLP"])
