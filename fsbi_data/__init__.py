@@ -19,11 +19,9 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from . import query as _query  # noqa: F401  (registers the ``.fsbi`` accessor)
 from .errors import FsbiDataError
+from .lazy_import import lazy_attributes
 from .schema import family
 
 __version__ = "0.1.0"
@@ -39,10 +37,5 @@ _LAZY = {
 __all__ = ["FsbiDataError", "__version__", "family", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    # Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'fsbi_data' has no attribute {name!r}")
-    module, attr = target.split(":")
-    return getattr(import_module(module), attr)
+# Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -9,8 +9,7 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from fsbi_data.lazy_import import lazy_attributes
 
 _LAZY = {
     "simulate": "fsbi_data.simulation.runner:simulate",
@@ -25,10 +24,5 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    # Dask and the backends load on first use, keeping ``import fsbi_data.simulation`` light.
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'fsbi_data.simulation' has no attribute {name!r}")
-    module, attr = target.split(":")
-    return getattr(import_module(module), attr)
+# Dask and the backends load on first use, keeping ``import fsbi_data.simulation`` light.
+__getattr__ = lazy_attributes(__name__, _LAZY)
