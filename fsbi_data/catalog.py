@@ -12,6 +12,10 @@ Environment variables
 ``FSBI_DATA_URL``
     The base URL of a mirror of the release repository; a file is then downloaded from
     ``$FSBI_DATA_URL/<path in the repository>``.
+``FSBI_DATA_TIMEOUT``
+    Seconds a download may go without progress (default :data:`STALL_TIMEOUT_S`, 60): a
+    download that receives less than 64 kB (one chunk) in that time is aborted with
+    :class:`~fsbi_data.errors.DataUnavailableError` naming the URL, and nothing is cached.
 
 Examples
 --------
@@ -30,6 +34,8 @@ import json
 import logging
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +56,8 @@ LFS_BASE_URL = f"https://media.githubusercontent.com/media/{REPOSITORY}/{RELEASE
 RAW_BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{RELEASE_COMMIT}"
 HOME_ENV = "FSBI_DATA_HOME"
 URL_ENV = "FSBI_DATA_URL"
+TIMEOUT_ENV = "FSBI_DATA_TIMEOUT"
+STALL_TIMEOUT_S = 60.0
 PAPER = ("Confavreux, Ramesh, Gonçalves, Macke & Vogels, NeurIPS 2023, https://openreview.net/"
          "forum?id=FLFasCFJNo")
 LFS_POINTER_PREFIX = b"version https://git-lfs"
@@ -59,7 +67,10 @@ ChecksumKind = Literal["sha256", "git-sha1"]
 DtypeKind = Literal["P", "M", "hdf5", "pickle"]
 
 _HASH_BLOCK = 1 << 22
-_DOWNLOAD_CHUNK = 1 << 20
+# Progress is counted in chunks: a download must receive one chunk per stall timeout, i.e.
+# about 1 kB/s with the default 60 s.
+_DOWNLOAD_CHUNK = 1 << 16
+_LFS_POINTER_MAX = 1024  # Git LFS pointer files are smaller than this (Git LFS spec)
 _MARKER_DIR = ".verified"
 
 
@@ -303,10 +314,10 @@ def file_checksum(path: str | os.PathLike, kind: ChecksumKind = "sha256", *,
     return digest.hexdigest()
 
 
-def _progress_bar(total: int, desc: str):
+def _progress_bar(total: int, desc: str, delay: float = 0.0):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False)
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False, delay=delay)
 
 
 def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = False) -> None:
@@ -322,24 +333,44 @@ def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = Fal
     _check_digest(path, entry, file_checksum(path, entry.checksum_kind, progress=progress))
 
 
-def _check_size(path: Path, entry: CatalogEntry, size: int) -> None:
+def _check_size(path: Path, entry: CatalogEntry, size: int, url: str | None = None) -> None:
     if entry.size is not None and size != entry.size:
-        raise ChecksumError(
-            f"{path}: size {size:,} bytes, but catalog entry {entry.name!r} "
-            f"({entry.path}) has {entry.size:,} bytes{_pointer_hint(path)}. The file is "
-            f"truncated or not the released one; delete it and fetch {entry.name!r} again, "
-            f"or point source= at an intact copy."
-        )
+        raise _mismatch(path, entry, url, f"size {size:,} bytes",
+                        f"{entry.size:,} bytes", "truncated")
 
 
-def _check_digest(path: Path, entry: CatalogEntry, found: str) -> None:
+def _check_digest(path: Path, entry: CatalogEntry, found: str, url: str | None = None) -> None:
     if found != entry.checksum:
-        raise ChecksumError(
-            f"{path}: {entry.checksum_kind} {found}, but catalog entry {entry.name!r} "
-            f"({entry.path}) expects {entry.checksum}{_pointer_hint(path)}. The file is "
-            f"corrupted or not the released one; delete it and fetch {entry.name!r} again, "
-            f"or point source= at an intact copy."
+        raise _mismatch(path, entry, url, f"{entry.checksum_kind} {found}",
+                        f"{entry.checksum_kind} {entry.checksum}", "corrupted")
+
+
+def _mismatch(path: Path, entry: CatalogEntry, url: str | None, found: str, expected: str,
+              damage: str) -> ChecksumError:
+    """The error for a file that is not ``entry``: a local ``path``, or a download from ``url``.
+
+    A download is named by its URL: its temporary file is deleted before anyone reads this.
+    """
+    if url is None:
+        advice = lfs_pointer_advice(path, Catalog([entry]))
+        return ChecksumError(
+            f"{path}: {found}, but catalog entry {entry.name!r} ({entry.path}) expects "
+            f"{expected}{f' ({advice})' if advice else ''}. The file is {damage} or not the "
+            f"released one; delete it and fetch {entry.name!r} again, or point source= at an "
+            f"intact copy."
         )
+    hint = ""
+    if read_lfs_pointer(path) is not None:
+        hint = (" (the server sent a Git LFS pointer, not the data: it serves the repository "
+                "without its LFS content; unset FSBI_DATA_URL to download from "
+                "media.githubusercontent.com, or run `git lfs pull` in the mirror's clone)")
+    mirror = (f", or check that the mirror ({URL_ENV}) serves release commit "
+              f"{RELEASE_COMMIT[:10]}" if url != entry.url else "")
+    return ChecksumError(
+        f"download of {entry.name!r} from {url}: {found}, but catalog entry {entry.name!r} "
+        f"({entry.path}) expects {expected}{hint}. The download was {damage} or is not the "
+        f"released file, and nothing was cached: fetch {entry.name!r} again{mirror}."
+    )
 
 
 class _HashingWriter:
@@ -357,13 +388,57 @@ class _HashingWriter:
         self.file.flush()
 
 
-def _pointer_hint(path: Path) -> str:
-    with open(path, "rb") as f:
-        head = f.read(len(LFS_POINTER_PREFIX))
-    if head == LFS_POINTER_PREFIX:
-        return (" (the file is a Git LFS pointer, not the data: download the LFS content, "
-                "e.g. `git lfs pull`, or use the media.githubusercontent.com URL)")
-    return ""
+def read_lfs_pointer(path: str | os.PathLike) -> dict[str, str] | None:
+    """The fields of a Git LFS pointer file (``version``, ``oid``, ``size``), or None.
+
+    Git stores such a small text file instead of the data when a repository is cloned or
+    served without its Git LFS content.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "pointer.npy"
+    >>> _ = f.write_text("version https://git-lfs.github.com/spec/v1\\noid sha256:ab12\\n"
+    ...                  "size 6432\\n")
+    >>> read_lfs_pointer(f)["size"]
+    '6432'
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_LFS_POINTER_MAX)
+    except OSError:
+        return None
+    if not head.startswith(LFS_POINTER_PREFIX):
+        return None
+    fields = {}
+    for line in head.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(" ")
+        fields[key] = value.strip()
+    return fields
+
+
+def lfs_pointer_advice(path: str | os.PathLike, catalog: Catalog | None = None) -> str | None:
+    """What to tell a user who has a Git LFS pointer instead of data; None if it is not one.
+
+    The pointer's ``oid`` names the data's sha256; when the catalog knows it, the advice
+    names the file to fetch.
+
+    Examples
+    --------
+    >>> lfs_pointer_advice("box_prior_metrics.npy")          # doctest: +SKIP
+    'this is a Git LFS pointer, not the data ...: get the data with `fsbi-data fetch 6pPol/pi0`,
+    or run `git lfs pull` in your clone of VogelsLab/fSBI'
+    """
+    pointer = read_lfs_pointer(path)
+    if pointer is None:
+        return None
+    oid = pointer.get("oid", "").removeprefix("sha256:")
+    names = [e.name for e in (catalog or CATALOG).values() if e.is_lfs and e.checksum == oid]
+    how = (f"`fsbi-data fetch {names[0]}`" if names
+           else "`fsbi-data fetch NAME` (the names: `fsbi-data datasets`)")
+    return (f"this is a Git LFS pointer, not the data (a {pointer.get('size', '?')}-byte file "
+            f"is stored in Git LFS under sha256 {oid[:12] or '?'}...): get the data with {how}, "
+            f"or run `git lfs pull` in your clone of {REPOSITORY}")
 
 
 # Verified markers: a small JSON file per verified file, under <cache>/.verified/, recording
@@ -488,36 +563,126 @@ def _unavailable(entry: CatalogEntry, url: str, reason: str) -> DataUnavailableE
     )
 
 
+def stall_timeout() -> float:
+    """Seconds a download may go without progress: ``$FSBI_DATA_TIMEOUT``, else 60.
+
+    Raises
+    ------
+    DataUnavailableError
+        If ``FSBI_DATA_TIMEOUT`` is not a positive number.
+    """
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return STALL_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise DataUnavailableError(
+            f"{TIMEOUT_ENV}={text!r}: expected a positive number of seconds a download may go "
+            f"without progress (default {STALL_TIMEOUT_S:g}); set it to a number or unset it")
+    return seconds
+
+
+class _StallWatch:
+    """Aborts a download that receives less than one chunk in ``timeout`` seconds.
+
+    The read timeout of requests bounds each socket read, so a server that trickles a byte
+    now and then keeps a download alive forever. This thread watches the bytes written and,
+    when no chunk has arrived for ``timeout`` seconds, shuts the response's socket down: the
+    blocked read then ends as a broken connection, and :attr:`stalled` says why.
+    """
+
+    def __init__(self, writer: _HashingWriter, timeout: float):
+        self.writer, self.timeout = writer, timeout
+        self.response = None
+        self.stalled = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="fsbi-data download watch",
+                                        daemon=True)
+
+    def hook(self, response, *args, **kwargs) -> None:
+        """The requests response hook: remembers the response whose socket to shut down."""
+        self.response = response
+
+    def __enter__(self) -> _StallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        size, since = self.writer.size, time.monotonic()
+        while not self._done.wait(min(self.timeout / 4, 1.0)):
+            now = time.monotonic()
+            if self.writer.size != size:
+                size, since = self.writer.size, now
+            elif now - since >= self.timeout and self.response is not None:
+                self.stalled = True
+                try:
+                    self.response.raw.shutdown()  # urllib3 >= 2.3
+                except (AttributeError, ValueError, RuntimeError) as error:
+                    log.warning("cannot interrupt the stalled download: %s", error)
+                return
+
+
+def _timed_out(error: Exception) -> bool:
+    """Whether a requests error is a read or connect timeout (requests wraps some of them)."""
+    import requests
+    import urllib3
+
+    return isinstance(error, requests.Timeout) or any(
+        isinstance(arg, urllib3.exceptions.TimeoutError) for arg in error.args)
+
+
 def _download(entry: CatalogEntry, target: Path, progress: bool) -> Path:
     import pooch
     import requests
 
     url = download_url(entry)
+    timeout = stall_timeout()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                     suffix=".part")
     os.close(fd)
     tmp = Path(tmp_name)
+    stalled = (f"the download stalled: less than {_DOWNLOAD_CHUNK // 1024} kB arrived in "
+               f"{timeout:g} s (set {TIMEOUT_ENV} to wait longer)")
+    # Our own bar, closed here even when the download fails (pooch leaves its own open), and
+    # shown only once data flows, so that a refused connection prints just the error.
+    bar = _progress_bar(0, f"downloading {entry.filename}", delay=0.5) if progress else None
     try:
         log.info("downloading %s from %s", entry.name, url)
-        downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_DOWNLOAD_CHUNK,
-                                          timeout=60)
-        try:
-            with open(tmp, "wb") as file:
-                writer = _HashingWriter(file)
-                downloader(url, writer, None)
-        except requests.HTTPError as error:
-            status = error.response.status_code if error.response is not None else "?"
-            raise _unavailable(entry, url, f"the server answered HTTP {status}") from error
-        except requests.RequestException as error:
-            raise _unavailable(entry, url, f"no connection ({type(error).__name__})") from error
+        with open(tmp, "wb") as file:
+            writer = _HashingWriter(file)
+            with _StallWatch(writer, timeout) as watch:
+                downloader = pooch.HTTPDownloader(
+                    progressbar=bar or False, chunk_size=_DOWNLOAD_CHUNK, timeout=timeout,
+                    hooks={"response": watch.hook})
+                try:
+                    downloader(url, writer, None)
+                except requests.HTTPError as error:
+                    status = error.response.status_code if error.response is not None else "?"
+                    raise _unavailable(entry, url,
+                                       f"the server answered HTTP {status}") from error
+                except requests.RequestException as error:
+                    reason = (stalled if watch.stalled or _timed_out(error)
+                              else f"no connection ({type(error).__name__})")
+                    raise _unavailable(entry, url, reason) from error
+        if watch.stalled:  # a response without a length just ends when its socket is shut
+            raise _unavailable(entry, url, stalled)
+        _check_size(tmp, entry, writer.size, url)
         if entry.checksum_kind == "sha256":  # hashed while downloading
-            _check_size(tmp, entry, writer.size)
-            _check_digest(tmp, entry, writer.digest.hexdigest())
+            _check_digest(tmp, entry, writer.digest.hexdigest(), url)
         else:  # a Git blob id needs the size first: hash the file afterwards
-            verify(tmp, entry, progress=progress)
+            _check_digest(tmp, entry, file_checksum(tmp, "git-sha1", progress=progress), url)
         os.replace(tmp, target)
     finally:
+        if bar is not None:
+            bar.close()
         tmp.unlink(missing_ok=True)
     _mark(target, entry)
     return target

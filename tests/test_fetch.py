@@ -160,6 +160,20 @@ def test_lfs_pointer_is_recognised(release, home, tmp_path, monkeypatch):
             fetch("6pPol/tutorial", catalog=cat)
 
 
+def test_lfs_pointer_given_as_source_says_how_to_get_the_data(release, home, tmp_path):
+    _, cat = release
+    entry = cat.entry("MLP/pi2")
+    pointer = tmp_path / entry.filename
+    pointer.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{entry.checksum}"
+                       f"\nsize {entry.size}\n")
+    with pytest.raises(ChecksumError) as info:
+        fetch("MLP/pi2", source=pointer, catalog=cat)
+    message = str(info.value)
+    assert message.startswith(str(pointer))
+    assert "this is a Git LFS pointer, not the data" in message
+    assert "`fsbi-data fetch MLP/pi2`" in message and "git lfs pull" in message
+
+
 def test_http_error_is_data_unavailable(release, home, tmp_path, monkeypatch):
     _, cat = release
     with serve(tmp_path) as (url, _):  # an empty mirror: 404 for everything
@@ -394,3 +408,136 @@ def test_lfs_quota_refusal_is_explained(home, monkeypatch):
         server.server_close()
     assert "HTTP 403" in str(info.value) and "LFS bandwidth quota" in str(info.value)
     assert leftovers(home) == []
+
+
+# --- stalled downloads, and what a failed check names ---------------------------------------
+class _Stalling(http.server.BaseHTTPRequestHandler):
+    """Headers and a declared length, then the body at four bytes per second (or nothing).
+
+    A byte every 0.25 s is well within requests' read timeout (which bounds each socket read)
+    but far below a chunk per second: only the stall watch can end such a download.
+    """
+
+    mode: str
+    stop: threading.Event
+
+    def do_GET(self):  # noqa: N802
+        if self.mode == "no headers":
+            self.stop.wait()
+            return
+        self.send_response(200)
+        if self.mode != "no length":
+            self.send_header("Content-Length", "1000000")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            while not self.stop.wait(0.25):
+                if self.mode != "silent":
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+        except OSError:  # the client gave up
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def stalling_server(mode: str):
+    stop = threading.Event()
+    handler = type("Handler", (_Stalling,), {"mode": mode, "stop": stop})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("mode", ["trickle", "no length", "silent", "no headers"])
+def test_stalled_download_is_aborted_and_names_the_url(release, home, monkeypatch, mode):
+    _, cat = release
+    entry = cat.entry("6pPol/pi1")
+    monkeypatch.setenv("FSBI_DATA_TIMEOUT", "1")
+    with stalling_server(mode) as url:
+        monkeypatch.setenv("FSBI_DATA_URL", url)
+        with pytest.raises(DataUnavailableError) as info:
+            fetch("6pPol/pi1", catalog=cat)
+    first_line = str(info.value).splitlines()[0]
+    assert "the download stalled" in first_line and "in 1 s" in first_line
+    assert "FSBI_DATA_TIMEOUT" in first_line
+    assert f"{url}/{entry.path}" in str(info.value)
+    assert leftovers(home) == [] and not is_cached(entry)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "inf"])
+def test_bad_timeout_setting_is_refused(home, monkeypatch, value):
+    monkeypatch.setenv("FSBI_DATA_TIMEOUT", value)
+    monkeypatch.setenv("FSBI_DATA_URL", closed_port_url())
+    with pytest.raises(DataUnavailableError, match=f"FSBI_DATA_TIMEOUT='{value}': expected a "
+                                                   f"positive number of seconds"):
+        fetch("MLP/pi0")
+    assert leftovers(home) == []
+
+
+def test_cli_stalled_fetch_is_one_clear_error(tmp_path):
+    env = {"FSBI_DATA_HOME": str(tmp_path / "cache"), "FSBI_DATA_TIMEOUT": "1"}
+    with stalling_server("trickle") as url:
+        done = _console("fetch", "MLP/pi0", env={**env, "FSBI_DATA_URL": url})
+    assert done.returncode == 1
+    error = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and error[0].startswith("error: cannot get 'MLP/pi0'")
+    assert "the download stalled" in error[0] and "Traceback" not in done.stderr
+    assert f"{url}/{CATALOG.entry('MLP/pi0').path}" in done.stderr
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_checksum_error_of_a_download_names_the_url_not_a_temporary_file(
+        release, home, tmp_path, monkeypatch):
+    _, cat = release
+    entry = cat.entry("MLP/pi1")
+    flip = served_copy(release, tmp_path, "MLP/pi1", lambda b: b[:-1] + bytes([b[-1] ^ 1]))
+    with serve(flip) as (url, _):
+        monkeypatch.setenv("FSBI_DATA_URL", url)
+        with pytest.raises(ChecksumError) as info:
+            fetch("MLP/pi1", catalog=cat)
+    message = str(info.value)
+    assert message.startswith(f"download of 'MLP/pi1' from {url}/{entry.path}: sha256 ")
+    assert entry.checksum in message and file_checksum(flip / entry.path) in message
+    assert ".part" not in message and str(home) not in message
+    assert "nothing was cached" in message and leftovers(home) == []
+
+
+def test_git_blob_mismatch_of_a_download_names_the_url(home, tmp_path, monkeypatch):
+    path = "runs_synapsesbi/bg_IF_EEEIIEII_6pPol/posterior_pi3_r5to10Hz.pkl"
+    served = tmp_path / "served"
+    (served / path).parent.mkdir(parents=True)
+    (served / path).write_bytes(b"not the posterior")
+    cat = Catalog([make_entry("6pPol/posterior-tutorial", "6pPol", path, "0" * 40, None,
+                              "pickle", None, "posterior")])
+    with serve(served) as (url, _):
+        monkeypatch.setenv("FSBI_DATA_URL", url)
+        with pytest.raises(ChecksumError) as info:
+            fetch("6pPol/posterior-tutorial", catalog=cat)
+    message = str(info.value)
+    assert message.startswith(f"download of '6pPol/posterior-tutorial' from {url}/{path}: "
+                              f"git-sha1 {file_checksum(served / path, 'git-sha1')}")
+    assert ".part" not in message and leftovers(home) == []
+
+
+def test_cli_checksum_error_of_a_download_names_the_url(release, tmp_path):
+    # The real catalog against a mirror serving the synthetic file: a size mismatch.
+    root, cat = release
+    env = {"FSBI_DATA_HOME": str(tmp_path / "cache")}
+    with serve(root) as (url, _):
+        done = _console("fetch", "MLP/pi0", env={**env, "FSBI_DATA_URL": url})
+    entry = CATALOG.entry("MLP/pi0")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: download of 'MLP/pi0' from {url}/{entry.path}: "
+                                  f"size ")
+    assert len(done.stderr.strip().splitlines()) == 1 and ".part" not in done.stderr
+    assert leftovers(tmp_path / "cache") == []
