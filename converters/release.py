@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog import lfs_pointer_advice
 from ..errors import DuplicateSeedError, ReleaseFormatError, StoreError
 from ..layout import ROUND_PREFIX, family_attrs, metric_attrs, param_coords
 from ..schema import Family, family, family_of_dtype
@@ -125,9 +126,20 @@ class Header:
 
 
 def read_header(path: Path) -> Header:
-    """Parse and check a ``.npy`` header: 1-D structured, C order, as many bytes as declared."""
+    """Parse and check a ``.npy`` header: 1-D structured, C order, as many bytes as declared.
+
+    Raises
+    ------
+    ReleaseFormatError
+        Naming the file and what is wrong with it: missing, a Git LFS pointer instead of the
+        data, not a ``.npy`` file (an unreadable header), not an array of records, or
+        truncated.
+    """
     if not path.is_file():
         raise ReleaseFormatError(f"{path}: no such file; give the path of a released .npy")
+    advice = lfs_pointer_advice(path)
+    if advice:
+        raise ReleaseFormatError(f"{path}: {advice}")
     size = path.stat().st_size
     with open(path, "rb") as f:
         try:
@@ -135,16 +147,22 @@ def read_header(path: Path) -> Header:
             read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                     else np.lib.format.read_array_header_2_0)
             shape, fortran_order, dtype = read(f)
-        except (ValueError, OSError, SyntaxError) as error:
+        except Exception as error:  # numpy raises many kinds for a garbage header
+            reason = ascii(" ".join(str(error).split())[:200])[1:-1]  # one printable line
             raise ReleaseFormatError(
-                f"{path} is not a valid .npy file ({error}); download it again "
-                f"(fsbi-data fetch) or check that it is a released fSBI file") from None
+                f"{path} is not a valid .npy file: its header cannot be read ({reason}); "
+                f"download it again (fsbi-data fetch NAME) or check that it is a released "
+                f"fSBI file") from None
         offset = f.tell()
-    if dtype.names is None or len(shape) != 1 or fortran_order:
+    if dtype.names is None or len(shape) != 1 or fortran_order or dtype.itemsize == 0:
         raise ReleaseFormatError(
             f"{path}: expected a 1-D structured array of records (seed, theta, metrics), "
             f"found shape {shape} of dtype {dtype}; it is not a released fSBI metrics file")
     rows = shape[0]
+    if rows < 0:
+        raise ReleaseFormatError(
+            f"{path}: its header declares {rows} records; the header is damaged, download the "
+            f"file again (fsbi-data fetch NAME)")
     expected = offset + rows * dtype.itemsize
     if size != expected:
         complete = (size - offset) // dtype.itemsize if size > offset else 0

@@ -436,8 +436,8 @@ def lfs_pointer_advice(path: str | os.PathLike, catalog: Catalog | None = None) 
     names = [e.name for e in (catalog or CATALOG).values() if e.is_lfs and e.checksum == oid]
     how = (f"`fsbi-data fetch {names[0]}`" if names
            else "`fsbi-data fetch NAME` (the names: `fsbi-data datasets`)")
-    return (f"this is a Git LFS pointer, not the data (a {pointer.get('size', '?')}-byte file "
-            f"is stored in Git LFS under sha256 {oid[:12] or '?'}...): get the data with {how}, "
+    return (f"this is a Git LFS pointer, not the data (the data, {pointer.get('size', '?')} "
+            f"bytes with sha256 {oid[:12] or '?'}..., is stored in Git LFS): get it with {how}, "
             f"or run `git lfs pull` in your clone of {REPOSITORY}")
 
 

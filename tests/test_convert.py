@@ -162,6 +162,64 @@ def test_corrupt_header_is_refused(tmp_path):
     assert_no_store_left(dest)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def header_of(text: str) -> bytes:
+    """A version 1.0 .npy header holding ``text`` as its dictionary."""
+    return NPY_MAGIC + b"\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin-1")
+
+
+@pytest.mark.parametrize("content", [
+    b"",
+    bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+    NPY_MAGIC + b"\x01\x00" + bytes(np.random.default_rng(1).integers(0, 256, 4096,
+                                                                     dtype=np.uint8)),
+    header_of("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (3,), ") + b"\0" * 24,
+    header_of("{'descr': [('a', 'V0')], 'fortran_order': False, 'shape': (3,), }\n"),
+    header_of("{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (-3,), }\n"),
+    b"seed,rate\n1,2.5\n",
+], ids=["empty", "random bytes", "magic then garbage", "unclosed header", "empty records",
+        "negative length", "csv"])
+def test_garbage_is_refused_by_name(tmp_path, content):
+    src = tmp_path / "garbage.npy"
+    src.write_bytes(content)
+    dest = tmp_path / "store"
+    with pytest.raises(ReleaseFormatError) as info:
+        convert(src, dest)
+    assert str(info.value).startswith(str(src))
+    assert len(str(info.value).splitlines()) == 1 and str(info.value).isascii()
+    assert_no_store_left(dest)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from([b"", NPY_MAGIC, NPY_MAGIC + b"\x01\x00",
+                               NPY_MAGIC + b"\x02\x00", header_of("{'descr': ")[:-1]]),
+       rest=st.binary(max_size=300))
+def test_any_damaged_header_is_a_release_format_error(tmp_path, prefix, rest):
+    src = tmp_path / "damaged.npy"
+    src.write_bytes(prefix + rest)
+    with pytest.raises(ReleaseFormatError, match="damaged.npy"):
+        convert(src, tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+
+
+def test_lfs_pointer_says_it_is_not_the_data(tmp_path):
+    from fsbi_data.catalog import CATALOG
+
+    entry = CATALOG.entry("6pPol/pi3")
+    src = tmp_path / entry.filename
+    src.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{entry.checksum}\n"
+                   f"size {entry.size}\n")
+    with pytest.raises(ReleaseFormatError) as info:
+        convert(src, tmp_path / "store")
+    message = str(info.value)
+    assert message.startswith(f"{src}: this is a Git LFS pointer, not the data")
+    assert "`fsbi-data fetch 6pPol/pi3`" in message and "`git lfs pull`" in message
+    assert_no_store_left(tmp_path / "store")
+
+
 def test_plain_array_is_refused(tmp_path):
     src = save(tmp_path / "plain.npy", np.zeros((5, 3)))
     with pytest.raises(ReleaseFormatError, match="1-D structured array"):
