@@ -334,8 +334,9 @@ def _write_columns(base: Path, header: Header, fam: Family, keep: np.ndarray | N
     for name in fam.metric_names:
         data_vars[name] = ("rule", da.empty(n, chunks=metric_chunks), metric_attrs(fam, name))
     template = xr.Dataset(data_vars, coords=param_coords(fam))
-    encoding = {name: variable_encoding(template[name].shape, template[name].dtype, CHUNK_ROWS)
-                for name in data_vars}
+    encoding = {name: variable_encoding(template[name].shape, template[name].dtype, CHUNK_ROWS,
+                                        on_rule="rule" in template[name].dims)
+                for name in template.variables}
     with quiet_zarr():
         template.to_zarr(base, mode="w-", zarr_format=3, compute=False, encoding=encoding,
                          consolidated=False)

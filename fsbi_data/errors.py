@@ -32,6 +32,18 @@ class StoreError(FsbiDataError):
     """A store is missing, not a store, or cannot be written as asked."""
 
 
+class InvalidRulesError(StoreError, ValueError):
+    """Rules to append are not valid for the store (family, width, non-finite or out-of-prior
+    theta, infinite metrics); nothing was written."""
+
+
+class StoreIntegrityError(StoreError):
+    """Stored bytes are missing or damaged: a chunk, a metadata file, the manifest or a part.
+
+    The message names the store, the part, the variable and the chunk, and how to recover.
+    """
+
+
 class StoreConflictError(StoreError):
     """Another writer holds the store, or changed it while this writer was working."""
 

@@ -1,11 +1,15 @@
 """Stores of rules on disk: open, append, compact, with crash and concurrency safety.
 
 A store is a directory holding an immutable *base* Zarr v3 group (written by the converter or by
-:func:`compact`), any number of appended *fragments* (one Zarr v3 group per batch) and a small
+:func:`compact`), a few appended *fragments* (Zarr v3 groups of appended batches) and a small
 manifest, ``fsbi-store.json``, that names the base and the committed fragments. Every change is
 published by one atomic ``os.replace`` of the manifest; a writer killed at any instant leaves
 the previous manifest in place, so readers see all of a batch or none of it. Writers serialise
-on ``fcntl.flock`` of ``.lock``; readers never lock. See ``docs/store.md``.
+on ``fcntl.flock`` of ``.lock``; readers never lock.
+
+Every stored byte is checksummed (:mod:`fsbi_data.integrity`) and checked when read; appended
+batches are checked before anything is written; fragments are merged as they accumulate, so
+that reads stay fast however many batches a store has seen. See ``docs/store.md``.
 
 Examples
 --------
@@ -22,6 +26,8 @@ import contextlib
 import datetime
 import errno
 import fcntl
+import glob
+import hashlib
 import json
 import logging
 import os
@@ -36,9 +42,22 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import DuplicateSeedError, ReleaseFormatError, StoreConflictError, StoreError
-from .layout import ROUND_PREFIX, dataset_from_records, family_attrs
+from .errors import (
+    DuplicateSeedError,
+    ReleaseFormatError,
+    StoreConflictError,
+    StoreError,
+    StoreIntegrityError,
+)
+from .integrity import (
+    METADATA_FILE,
+    PartLocation,
+    checksum_codec,
+    metadata_checksums,
+)
+from .layout import ROUND_PREFIX, family_attrs
 from .lazy_rows import concat_variables
+from .parts import read_part
 from .schema import Family, family
 from .seed_index import seed_coordinates
 
@@ -48,11 +67,19 @@ MANIFEST = "fsbi-store.json"
 LOCK = ".lock"
 FRAGMENTS = "fragments"
 FORMAT = "fsbi-data store"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2: checksums on every chunk and metadata file, and a checksummed manifest."""
+READABLE_VERSIONS = (1, 2)
 CHUNK_ROWS = 65_536
 """Rows per chunk along ``rule`` of theta and the round flags (13 MB per 6pPol theta chunk)."""
 RAW_CHUNK_ROWS = 4_194_304
 """Rows per chunk of a raw column (seeds, metrics): a whole release column is one chunk."""
+FRAGMENT_FANOUT = 4
+"""This many fragments of one level merge into one fragment of the next level."""
+BASE_SHARE = 0.25
+"""Fragments holding at least this share of the base's rows are merged into a new base."""
+SUPERSEDED_GRACE_S = 3600.0
+"""Seconds a merged part stays on disk for Datasets opened before the merge."""
 
 
 def compressor() -> Any:
@@ -75,20 +102,33 @@ def is_raw_column(dtype: Any, shape: tuple[int, ...]) -> bool:
 
 
 def variable_encoding(shape: tuple[int, ...], dtype: Any = np.float64,
-                      chunk_rows: int | None = None) -> dict[str, Any]:
-    """Zarr encoding of a variable on ``rule``: chunked on rule, no fill masking, and
-    compressed unless it is a raw column (:func:`is_raw_column`). ``chunk_rows`` overrides
-    the rows per chunk of compressed variables (default :data:`CHUNK_ROWS`)."""
-    raw = is_raw_column(dtype, shape)
-    rows = RAW_CHUNK_ROWS if raw else chunk_rows or CHUNK_ROWS
-    chunks = (max(1, min(rows, shape[0])),) + tuple(shape[1:]) if shape else ()
-    return {"compressors": () if raw else (compressor(),), "chunks": chunks, "_FillValue": None}
+                      chunk_rows: int | None = None, *, on_rule: bool = True) -> dict[str, Any]:
+    """Zarr encoding of a variable: no fill masking, a CRC32C on every chunk, and compressed
+    unless it is a raw column (:func:`is_raw_column`). Variables on ``rule`` are chunked on
+    rule; ``chunk_rows`` overrides the rows per chunk of compressed ones (default
+    :data:`CHUNK_ROWS`). Others (the coordinates on ``param``) are one chunk."""
+    raw = is_raw_column(dtype, shape) or not on_rule
+    compressors = (checksum_codec(),) if raw else (compressor(), checksum_codec())
+    encoding: dict[str, Any] = {"compressors": compressors}
+    if on_rule:
+        rows = RAW_CHUNK_ROWS if raw else chunk_rows or CHUNK_ROWS
+        encoding["chunks"] = (max(1, min(rows, shape[0])),) + tuple(shape[1:]) if shape else ()
+        encoding["_FillValue"] = None
+    return encoding
+
+
+def is_compressed(encoding: dict[str, Any]) -> bool:
+    return len(encoding["compressors"]) > 1
 
 
 @contextlib.contextmanager
 def quiet_zarr() -> Iterator[None]:
-    """Silence zarr's notes on fixed-width byte strings and consolidated v3 metadata."""
-    with warnings.catch_warnings():
+    """Zarr as the store uses it: every chunk written, even one that equals the fill value
+    (a missing chunk is damage, never data), and without zarr's notes on fixed-width byte
+    strings and consolidated v3 metadata."""
+    import zarr
+
+    with warnings.catch_warnings(), zarr.config.set({"array.write_empty_chunks": True}):
         warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
         warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
         yield
@@ -101,35 +141,83 @@ def is_store(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def manifest_checksum(manifest: dict[str, Any]) -> str:
+    """sha256 of a manifest's content (every key but ``checksum``, canonical JSON)."""
+    body = {key: value for key, value in manifest.items() if key != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of the store at ``path``; :class:`StoreError` if it is not a store."""
+    """The manifest of the store at ``path``, checked (:class:`StoreError` if it is not a
+    store, :class:`StoreIntegrityError` if it is damaged).
+
+    Manifests of format version 1 (no checksums) are returned in the shape of version 2:
+    fragments with ``batches`` and ``level``, ``superseded`` parts with the time since when,
+    and no ``parts`` records (the parts of version 1 carry no checksums).
+    """
     path = Path(path)
     manifest_path = path / MANIFEST
     if not path.exists():
+        remove_abandoned_siblings(path)
         raise StoreError(f"no store at {path}: the path does not exist; create one with "
                          f"fsbi_data.convert(release_file, {str(path)!r})")
     try:
         manifest = json.loads(manifest_path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise StoreError(f"{path} is not an fsbi-data store: it has no {MANIFEST}; give the "
                          f"path of a store made by fsbi_data.convert") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StoreError(f"{manifest_path} is not valid JSON ({error}); the store is damaged, "
-                         f"convert the release file again") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise StoreIntegrityError(f"{manifest_path} is not valid JSON ({error}); the store's "
+                                  f"manifest is damaged: {DAMAGED_MANIFEST}") from None
+    if not isinstance(manifest, dict):
+        raise StoreIntegrityError(f"{manifest_path} holds a JSON {type(manifest).__name__}, not "
+                                  f"a store manifest; the manifest is damaged: "
+                                  f"{DAMAGED_MANIFEST}")
+    if manifest.get("format") != FORMAT or manifest.get("version") not in READABLE_VERSIONS:
         raise StoreError(f"{manifest_path}: format {manifest.get('format')!r} version "
                          f"{manifest.get('version')!r}, expected {FORMAT!r} version "
-                         f"{FORMAT_VERSION}; convert the release file again with this version")
+                         f"{' or '.join(map(str, READABLE_VERSIONS))}; convert the release "
+                         f"file again with this version of fsbi-data")
+    if manifest["version"] >= 2 and manifest.get("checksum") != manifest_checksum(manifest):
+        raise StoreIntegrityError(f"{manifest_path}: the manifest's content does not match its "
+                                  f"checksum; the manifest is damaged: {DAMAGED_MANIFEST}")
+    missing = [key for key in ("family", "base", "fragments") if key not in manifest]
+    if missing or not isinstance(manifest["fragments"], list):
+        lacks = ", ".join(missing) or "a list of fragments"
+        raise StoreIntegrityError(f"{manifest_path} lacks {lacks}; the manifest is damaged: "
+                                  f"{DAMAGED_MANIFEST}")
+    return _as_current(manifest)
+
+
+DAMAGED_MANIFEST = ("restore fsbi-store.json from a backup, or convert the release file "
+                    "again into a new store and append the later batches again")
+
+
+def _as_current(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest of any readable version in the shape of the current one."""
+    manifest.setdefault("parts", {})
+    manifest.setdefault("generation", 0)
+    manifest.setdefault("next_fragment", len(manifest["fragments"]))
+    for fragment in manifest["fragments"]:
+        if "batches" not in fragment:
+            fragment["batches"] = [fragment.pop("provenance", {})]
+        fragment.setdefault("level", 0)
+    manifest["superseded"] = [entry if isinstance(entry, dict) else {"part": entry, "since": 0}
+                              for entry in manifest.get("superseded", [])]
     return manifest
 
 
-def new_manifest(family_name: str, base: str) -> dict[str, Any]:
+def new_manifest(family_name: str, base: str, base_record: dict[str, Any]) -> dict[str, Any]:
     return {"format": FORMAT, "version": FORMAT_VERSION, "family": family_name,
-            "generation": 0, "base": base, "fragments": []}
+            "generation": 0, "base": base, "fragments": [], "next_fragment": 0,
+            "parts": {base: base_record}, "superseded": []}
 
 
 def write_manifest(path: Path, manifest: dict[str, Any], *, durable: bool = True) -> None:
     """Replace the manifest atomically (temporary file, fsync, ``os.replace``, fsync dir)."""
+    manifest = {**manifest, "format": FORMAT, "version": FORMAT_VERSION}
+    manifest["checksum"] = manifest_checksum(manifest)
     tmp = path / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
     with builtins.open(tmp, "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
@@ -139,6 +227,44 @@ def write_manifest(path: Path, manifest: dict[str, Any], *, durable: bool = True
     os.replace(tmp, path / MANIFEST)
     if durable:
         fsync_dir(path)
+
+
+def part_keys(manifest: dict[str, Any]) -> list[str]:
+    """The parts of a store, in row order: the base, then the fragments (paths in the store)."""
+    return [manifest["base"]] + [fragment_key(f) for f in manifest["fragments"]]
+
+
+def fragment_key(fragment: dict[str, Any]) -> str:
+    return f"{FRAGMENTS}/{fragment['name']}"
+
+
+def part_record(part: Path) -> dict[str, Any]:
+    """What the manifest records of a written part: its rows and its metadata checksums."""
+    import zarr
+
+    with quiet_zarr():
+        rows = zarr.open_array(part / "seed", mode="r").shape[0]
+    return {"rows": int(rows), "metadata": metadata_checksums(part)}
+
+
+def recovery(manifest: dict[str, Any], key: str) -> str:
+    """How to recover the rules of a damaged part of a store."""
+    advice = "`fsbi-data verify STORE` lists every damaged chunk."
+    if key == manifest["base"]:
+        return ("This part is the store's base (the converted release file and the batches "
+                "merged into it, see ds.attrs['provenance']): convert the release file again "
+                "(fsbi-data convert) into a new store and append those batches again. " + advice)
+    fragment = next((f for f in manifest["fragments"] if fragment_key(f) == key), None)
+    if fragment is None:
+        return ("This part is no longer in the store: it was merged since this Dataset was "
+                "opened (merged parts are kept for an hour); open the store again.")
+    batches = "; ".join(
+        ", ".join(f"{k} {b[k]}" for k in ("time", "rows", "backend", "protocol") if k in b)
+        for b in fragment["batches"][:3])
+    more = f" and {len(fragment['batches']) - 3} more" if len(fragment["batches"]) > 3 else ""
+    return (f"This part holds {len(fragment['batches'])} appended batch(es) ({batches}{more}; "
+            f"full provenance in the manifest): append those rules again from where they "
+            f"came from. " + advice)
 
 
 def fsync_dir(path: Path) -> None:
@@ -165,10 +291,20 @@ def fsync_tree(path: Path) -> None:
 def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
     """Hold the store's writer lock (``flock`` on ``<store>/.lock``).
 
-    With ``wait=False`` a held lock raises :class:`StoreConflictError` at once.
+    With ``wait=False`` a held lock raises :class:`StoreConflictError` at once. A store that
+    cannot be written (read-only folder or file system) raises :class:`StoreError`.
     """
     lock_path = Path(path) / LOCK
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if not os.access(path, os.W_OK):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise StoreError(f"cannot write to the store {path}: {error.strerror} (the store, or "
+                         f"its file system, is read-only); copy it somewhere writable, or ask "
+                         f"its owner for write access") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -181,6 +317,49 @@ def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextlib.contextmanager
+def claimed_directory(path: Path) -> Iterator[Path]:
+    """Create the directory ``path`` and hold a lock on it while a writer fills it.
+
+    :func:`remove_abandoned_siblings` removes such directories whose writer died (their lock
+    is free), and never one that a live writer holds.
+    """
+    path.mkdir()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)
+
+
+def abandoned_name(path: Path) -> str:
+    """The name of a temporary sibling in which ``path`` is built (``.name.<uuid>.tmp``)."""
+    return f".{path.name}.{uuid.uuid4().hex}.tmp"
+
+
+def remove_abandoned_siblings(path: Path) -> None:
+    """Remove the temporary siblings of ``path`` left by writers killed while building it."""
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return
+    for candidate in candidates:
+        try:
+            fd = os.open(candidate, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a live writer holds it
+        else:
+            shutil.rmtree(candidate, ignore_errors=True)
+            logger.info("removed %s, left by a writer that was stopped", candidate)
+        finally:
+            os.close(fd)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -197,27 +376,50 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     return encoded
 
 
-def _open_part(path: Path) -> xr.Dataset:
-    """One Zarr group of a store, lazily indexed (no Dask: reads go straight to Zarr)."""
-    with quiet_zarr():
-        return xr.open_zarr(path, consolidated=None, chunks=None, mask_and_scale=False,
-                            decode_times=False)
+def open_part(path: Path, manifest: dict[str, Any], key: str) -> xr.Dataset:
+    """One part of a store, lazily indexed (no Dask: reads go straight to Zarr).
+
+    Parts of format version 2 are read by :func:`fsbi_data.parts.read_part`: every chunk and
+    metadata file read is checked against its checksum. Parts of version 1 carry none.
+    """
+    part = path / key
+    record = manifest["parts"].get(key)
+    location = PartLocation(path, key, recovery(manifest, key))
+    if not part.is_dir():
+        raise StoreIntegrityError(f"store {path}: the manifest names the part {key}, which is "
+                                  f"missing. {location.recovery}")
+    try:
+        if record is not None:
+            ds = read_part(part, record["metadata"], location)
+        else:
+            with quiet_zarr():
+                ds = xr.open_zarr(str(part), chunks=None, mask_and_scale=False,
+                                  decode_times=False)
+    except StoreIntegrityError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise location.error(METADATA_FILE, f"the part's metadata cannot be read ({error})"
+                             ) from None
+    rows = record["rows"] if record else next(
+        (f["rows"] for f in manifest["fragments"] if fragment_key(f) == key), None)
+    if "seed" not in ds.variables or (rows is not None and ds.sizes.get("rule") != rows):
+        raise location.error("seed/zarr.json", f"the part holds {ds.sizes.get('rule')} rules, "
+                                               f"the manifest says {rows}")
+    return ds
 
 
 def stored_seeds(path: str | os.PathLike, manifest: dict[str, Any] | None = None) -> np.ndarray:
     """All seeds of a store (base and committed fragments) as fixed-width bytes."""
-    import zarr
-
     path = Path(path)
     manifest = manifest or read_manifest(path)
-    parts = [path / manifest["base"]] + [path / FRAGMENTS / f["name"]
-                                         for f in manifest["fragments"]]
-    with quiet_zarr():
-        return concat_seeds([zarr.open_array(part / "seed", mode="r")[...] for part in parts])
+    return concat_seeds([np.asarray(open_part(path, manifest, key)["seed"].values)
+                         for key in part_keys(manifest)])
 
 
 def concat_seeds(arrays: list[np.ndarray]) -> np.ndarray:
     """The stored seeds of several parts as one fixed-width bytes array."""
+    if len(arrays) == 1:
+        return arrays[0]
     width = max(a.dtype.itemsize for a in arrays)
     return np.concatenate([a.astype(f"S{width}", copy=False) for a in arrays])
 
@@ -227,15 +429,24 @@ def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
 
     Variables are lazily indexed: selections compose without reading, and reads go straight
     to Zarr, touching only the chunks of the rows asked for. ``chunks`` (as in
-    :meth:`xarray.Dataset.chunk`) makes them Dask arrays instead.
+    :meth:`xarray.Dataset.chunk`) makes them Dask arrays instead. Every byte read is checked
+    against its checksum (:class:`~fsbi_data.errors.StoreIntegrityError` if damaged).
     """
     path = Path(path)
     manifest = read_manifest(path)
-    base = _open_part(path / manifest["base"])
-    parts = [base] + [_open_part(path / FRAGMENTS / f["name"]) for f in manifest["fragments"]]
+    ds = combine_parts([open_part(path, manifest, key) for key in part_keys(manifest)],
+                       [b for f in manifest["fragments"] for b in f["batches"]])
+    ds.encoding["source"] = str(path)
+    return ds if chunks is None else ds.chunk(chunks)
+
+
+def combine_parts(parts: list[xr.Dataset], batches: list[dict[str, Any]]) -> xr.Dataset:
+    """Parts of a store as one lazy Dataset, in order; the provenance of the first part (the
+    converted sources and the batches merged into it) followed by ``batches``."""
+    first = parts[0]
     seeds = concat_seeds([np.asarray(p["seed"].values) for p in parts])
     variables = {}
-    for name, variable in base.variables.items():
+    for name, variable in first.variables.items():
         if name == "seed":
             continue
         if "rule" not in variable.dims:
@@ -243,13 +454,11 @@ def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
         elif len(parts) > 1:
             variable = concat_variables([_part_variable(p, name, variable) for p in parts])
         variables[name] = variable
-    coords = {name: variables.pop(name) for name in base.coords if name in variables}
+    coords = {name: variables.pop(name) for name in first.coords if name in variables}
     ds = xr.Dataset(variables, coords=coords).assign_coords(seed_coordinates(seeds))
-    sources = json.loads(base.attrs.get("provenance", "[]"))
-    batches = [f["provenance"] for f in manifest["fragments"]]
-    ds.attrs = {**base.attrs, "provenance": json.dumps(sources + batches)}
-    ds.encoding["source"] = str(path)
-    return ds if chunks is None else ds.chunk(chunks)
+    sources = json.loads(first.attrs.get("provenance", "[]"))
+    ds.attrs = {**first.attrs, "provenance": json.dumps(sources + batches)}
+    return ds
 
 
 def _part_variable(part: xr.Dataset, name: str, like: xr.Variable) -> xr.Variable:
@@ -363,8 +572,12 @@ class AppendReport:
 
 def append(store: str | os.PathLike, rules: xr.Dataset | np.ndarray, *,
            provenance: dict[str, Any] | None = None, on_duplicate: str = "skip",
-           wait: bool = True) -> AppendReport:
+           allow_outside_prior: bool = False, wait: bool = True) -> AppendReport:
     """Append rules to a store, crash-safely: all of the batch is committed or none of it.
+
+    The batch is checked before anything is written (:mod:`fsbi_data.batches`): rules of the
+    store's family, theta finite and inside the prior box, metrics finite or NaN. Fragments
+    are merged as they accumulate (:func:`maintain`), so reads stay fast.
 
     Parameters
     ----------
@@ -379,6 +592,9 @@ def append(store: str | os.PathLike, rules: xr.Dataset | np.ndarray, *,
     on_duplicate
         ``"skip"`` (default): rules whose seed is already stored are left out and listed in
         the report. ``"error"``: raise :class:`DuplicateSeedError` instead.
+    allow_outside_prior
+        Accept rules outside the family's prior box on purpose; their number is recorded in
+        the batch's provenance (``outside_prior``).
     wait
         Wait for another writer to finish (default) or raise :class:`StoreConflictError`.
 
@@ -390,14 +606,17 @@ def append(store: str | os.PathLike, rules: xr.Dataset | np.ndarray, *,
     10
     """
     from . import __version__
+    from .batches import as_layout, check_batch, unique_in_batch
 
     if on_duplicate not in ("skip", "error"):
         raise ValueError(f"on_duplicate must be 'skip' or 'error', not {on_duplicate!r}")
     path = Path(store)
     manifest = read_manifest(path)
     fam = family(manifest["family"])
-    batch = _as_layout(rules, fam)
-    batch, within = _unique_in_batch(batch)
+    batch = as_layout(rules, fam)
+    outside = check_batch(batch, fam, allow_outside_prior)
+    batch, within = unique_in_batch(batch)
+    batch.attrs = family_attrs(fam, [])  # a batch's provenance lives in the manifest
     with writer_lock(path, wait=wait):
         manifest = read_manifest(path)  # the committed state, now that no one else writes
         collect_garbage(path, manifest)
@@ -412,74 +631,45 @@ def append(store: str | os.PathLike, rules: xr.Dataset | np.ndarray, *,
         batch = batch.isel(rule=np.flatnonzero(~present))
         record = {"kind": "batch", "time": datetime.datetime.now(datetime.UTC).isoformat(),
                   "fsbi_data_version": __version__, "rows": int(batch.sizes["rule"]),
-                  **(provenance or {})}
+                  **({"outside_prior": outside} if outside else {}), **(provenance or {})}
         report = AppendReport(path, int(batch.sizes["rule"]), skipped, within, None, record)
         if batch.sizes["rule"] == 0:
             return report
-        sequence = manifest.get("next_fragment", len(manifest["fragments"]))
-        name = f"fragment-{sequence:06d}"
-        (path / FRAGMENTS).mkdir(exist_ok=True)
-        tmp = path / FRAGMENTS / f".{name}.{uuid.uuid4().hex}.tmp"
-        try:
-            write_part(batch, tmp)
-            fsync_tree(tmp)
-            os.rename(tmp, path / FRAGMENTS / name)
-            fsync_dir(path / FRAGMENTS)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        manifest["fragments"].append({"name": name, "rows": report.appended,
-                                      "provenance": record})
-        manifest["next_fragment"] = sequence + 1
+        name = _publish_fragment(path, manifest, batch)
+        manifest["fragments"].append({"name": name, "rows": report.appended, "level": 0,
+                                      "batches": [record]})
         write_manifest(path, manifest)  # the commit point
         report.fragment = name
         logger.info("appended %d rules to %s (%d skipped)", report.appended, path,
                     len(skipped))
+        maintain(path, manifest)
         return report
 
 
-def _as_layout(rules: xr.Dataset | np.ndarray, fam: Family) -> xr.Dataset:
-    """A batch as a Dataset of the store's family, checked for the layout's variables."""
-    if isinstance(rules, np.ndarray):
-        return dataset_from_records(rules, fam)
-    if not isinstance(rules, xr.Dataset):
-        raise TypeError(f"rules must be an xarray.Dataset or a structured array, "
-                        f"not {type(rules).__name__}")
-    batch_family = rules.attrs.get("family", fam.name)
-    if family(batch_family).name != fam.name:
-        raise StoreError(f"the batch holds {batch_family} rules but the store holds "
-                         f"{fam.name} rules; append to a store of the batch's family")
-    missing = [v for v in ("theta", *fam.metric_names) if v not in rules]
-    if "seed" not in rules.coords:
-        missing.append("seed")
-    if missing:
-        raise StoreError(f"the batch lacks {', '.join(missing)}; build it with "
-                         f"fsbi_data.layout.dataset_from_arrays (metrics may be NaN)")
-    names = tuple(np.asarray(rules["param"].values).astype(str))
-    if names != fam.param_names:
-        raise StoreError(f"the batch's theta has parameters {names}, expected the "
-                         f"{fam.name} parameters {fam.param_names}")
-    keep = ["theta", *fam.metric_names] + [v for v in rules.data_vars
-                                           if v.startswith(ROUND_PREFIX)]
-    return rules[keep].load()
+def _publish_fragment(path: Path, manifest: dict[str, Any], ds: xr.Dataset) -> str:
+    """Write ``ds`` as the next fragment of the store and record it in ``manifest`` (which
+    the caller commits)."""
+    sequence = manifest["next_fragment"]
+    name = f"fragment-{sequence:06d}"
+    (path / FRAGMENTS).mkdir(exist_ok=True)
+    manifest["parts"][f"{FRAGMENTS}/{name}"] = publish_part(ds, path / FRAGMENTS / name)
+    manifest["next_fragment"] = sequence + 1
+    return name
 
 
-def _unique_in_batch(batch: xr.Dataset) -> tuple[xr.Dataset, int]:
-    """Drop repeated identical rules of a batch; refuse two different rules with one seed."""
-    seeds = np.asarray(batch["seed"].values).astype(str)
-    _, first, counts = np.unique(seeds, return_index=True, return_counts=True)
-    if (counts == 1).all():
-        return batch, 0
-    records = np.column_stack([batch["theta"].values] + [batch[v].values for v in batch.data_vars
-                                                         if v != "theta"]).astype(np.float64)
-    for index in first[counts > 1]:
-        rows = np.flatnonzero(seeds == seeds[index])
-        if not all(records[r].tobytes() == records[index].tobytes() for r in rows):
-            raise DuplicateSeedError(
-                f"the batch holds different rules with the seed {seeds[index]}; give each "
-                f"rule its own seed")
-    keep = np.sort(first)
-    return batch.isel(rule=keep), int(len(seeds) - len(keep))
+def publish_part(ds: xr.Dataset, dest: Path) -> dict[str, Any]:
+    """Write ``ds`` as a part at ``dest`` (beside it first, then renamed); its record."""
+    tmp = dest.parent / abandoned_name(dest)
+    try:
+        with claimed_directory(tmp):
+            write_part(ds, tmp / "part")
+            fsync_tree(tmp)
+            record = part_record(tmp / "part")
+        os.rename(tmp / "part", dest)
+        fsync_dir(dest.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return record
 
 
 def write_part(ds: xr.Dataset, path: Path) -> None:
@@ -492,42 +682,118 @@ def write_part(ds: xr.Dataset, path: Path) -> None:
     ds.attrs = attrs
     ds = ds.assign_coords({name: ds[name].astype(str) for name in ds.coords
                            if ds[name].dtype == object and "rule" not in ds[name].dims})
-    encoding = {name: variable_encoding(ds[name].shape, ds[name].dtype)
-                for name in ds.variables
-                if ds[name].dims and ds[name].dims[0] == "rule"}
+    encoding = {name: variable_encoding(ds[name].shape, ds[name].dtype,
+                                        on_rule=ds[name].dims[:1] == ("rule",))
+                for name in ds.variables if ds[name].dims}
     for name in list(ds.variables):
         if name in encoding and ds[name].chunks and ds.sizes["rule"]:
             # Dask chunks aligned with the Zarr chunks; raw columns are small: one read.
-            raw = not encoding[name]["compressors"]
-            ds[name] = ds[name].load() if raw else ds[name].chunk({"rule": CHUNK_ROWS})
+            compressed = is_compressed(encoding[name]) and "rule" in ds[name].dims
+            ds[name] = ds[name].chunk({"rule": CHUNK_ROWS}) if compressed else ds[name].load()
         ds[name].encoding = {}
     with quiet_zarr():
-        ds.to_zarr(path, mode="w-", zarr_format=3, encoding=encoding, consolidated=True)
+        ds.to_zarr(path, mode="w-", zarr_format=3, encoding=encoding, consolidated=True,
+                   write_empty_chunks=True)
 
 
-def collect_garbage(path: Path, manifest: dict[str, Any]) -> None:
-    """Remove what no committed manifest names: parts of crashed or superseded writers."""
-    kept = set(manifest.get("superseded", []))
-    live = {manifest["base"]} | kept
+# --- compaction -----------------------------------------------------------------------------
+
+def maintain(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Merge fragments as they accumulate, under the writer lock the caller holds.
+
+    Like the levels of an LSM tree: a batch is a fragment of level 0; whenever the last
+    :data:`FRAGMENT_FANOUT` fragments share a level, they merge into one fragment of the next
+    level, and when the fragments hold :data:`BASE_SHARE` of the base's rows, everything merges
+    into a new base. The number of fragments stays logarithmic in the rows appended, and each
+    row is rewritten a bounded number of times per level, so appends stay cheap. Each merge is
+    committed on its own, crash-safely; merged parts stay on disk for
+    :data:`SUPERSEDED_GRACE_S` seconds, for Datasets opened before.
+    """
+    while True:
+        tail = manifest["fragments"][-FRAGMENT_FANOUT:]
+        if len(tail) < FRAGMENT_FANOUT or len({f["level"] for f in tail}) > 1:
+            break
+        manifest = _merge_fragments(path, manifest, len(manifest["fragments"]) - len(tail))
+    fragment_rows = sum(f["rows"] for f in manifest["fragments"])
+    if fragment_rows and fragment_rows >= BASE_SHARE * _base_rows(path, manifest):
+        manifest = _merge_into_base(path, manifest)
+    return manifest
+
+
+def _base_rows(path: Path, manifest: dict[str, Any]) -> int:
+    record = manifest["parts"].get(manifest["base"])
+    if record is not None:
+        return record["rows"]
+    return open_part(path, manifest, manifest["base"]).sizes["rule"]
+
+
+def _supersede(manifest: dict[str, Any], keys: list[str]) -> None:
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    manifest["superseded"] += [{"part": key, "since": now} for key in keys]
+    for key in keys:
+        manifest["parts"].pop(key, None)
+
+
+def _merge_fragments(path: Path, manifest: dict[str, Any], first: int) -> dict[str, Any]:
+    """Merge the fragments from position ``first`` on into one fragment (committed)."""
+    merged = manifest["fragments"][first:]
+    keys = [fragment_key(f) for f in merged]
+    ds = combine_parts([open_part(path, manifest, key) for key in keys], [])
+    name = _publish_fragment(path, manifest, ds)
+    manifest["fragments"][first:] = [{
+        "name": name, "rows": sum(f["rows"] for f in merged),
+        "level": max(f["level"] for f in merged) + 1,
+        "batches": [b for f in merged for b in f["batches"]]}]
+    _supersede(manifest, keys)
+    write_manifest(path, manifest)
+    logger.info("merged %d fragments of %s into %s", len(merged), path, name)
+    return manifest
+
+
+def _merge_into_base(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Merge the base and every fragment into a new base (committed)."""
+    ds = open_path(path, chunks={"rule": CHUNK_ROWS})  # streamed, chunk by chunk
+    generation = manifest["generation"] + 1
+    name = f"base-{generation:06d}"
+    record = publish_part(ds, path / name)
+    _supersede(manifest, part_keys(manifest))
+    manifest.update(base=name, generation=generation, fragments=[])
+    manifest["parts"][name] = record
+    write_manifest(path, manifest)
+    logger.info("compacted %s into %s (%d rules)", path, name, ds.sizes["rule"])
+    return manifest
+
+
+def collect_garbage(path: Path, manifest: dict[str, Any], *,
+                    grace_s: float | None = None) -> None:
+    """Remove what no committed manifest names (parts of crashed writers), and merged parts
+    older than ``grace_s`` (default :data:`SUPERSEDED_GRACE_S`). The caller holds the writer
+    lock and commits ``manifest``."""
+    grace_s = SUPERSEDED_GRACE_S if grace_s is None else grace_s
+    now = datetime.datetime.now(datetime.UTC).timestamp()
+    expired = {e["part"] for e in manifest["superseded"] if now - e["since"] >= grace_s}
+    manifest["superseded"] = [e for e in manifest["superseded"] if e["part"] not in expired]
+    kept = {e["part"] for e in manifest["superseded"]} | set(part_keys(manifest))
     for entry in path.iterdir():
-        if entry.is_dir() and entry.name not in live and entry.name != FRAGMENTS and (
+        if entry.is_dir() and entry.name not in kept and (
                 entry.name.startswith("base-") or entry.name.startswith(".base-")):
             shutil.rmtree(entry, ignore_errors=True)
         elif entry.name.startswith(f".{MANIFEST}.") and entry.name.endswith(".tmp"):
             entry.unlink(missing_ok=True)
-    fragments = {f["name"] for f in manifest["fragments"]}
     if (path / FRAGMENTS).is_dir():
         for entry in (path / FRAGMENTS).iterdir():
-            if entry.name not in fragments and f"{FRAGMENTS}/{entry.name}" not in kept:
+            if f"{FRAGMENTS}/{entry.name}" not in kept:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
 def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = False) -> Path:
     """Merge the base and all fragments of a store into a new base (atomic, crash-safe).
 
-    The superseded base and fragments stay on disk until the next compaction, so Datasets
-    opened before this one keep reading correct values until then; open the store again
-    after compacting.
+    Also rewrites a store whose parts carry no checksums (written by fsbi-data store format
+    1) with checksums: ``fsbi_data.compact(path)`` upgrades it. Appends merge fragments by
+    themselves (:func:`maintain`); call this to end with one part. Merged parts stay on disk
+    for :data:`SUPERSEDED_GRACE_S` seconds, so Datasets opened before keep reading correct
+    values.
 
     Examples
     --------
@@ -536,30 +802,10 @@ def compact(store: str | os.PathLike, *, wait: bool = True, progress: bool = Fal
     path = Path(store)
     with writer_lock(path, wait=wait):
         manifest = read_manifest(path)
-        if not manifest["fragments"]:
-            return path
-        if manifest.get("superseded"):  # parts replaced by the previous compaction
-            manifest["superseded"] = []
-            write_manifest(path, manifest)
         collect_garbage(path, manifest)
-        ds = open_path(path, chunks={"rule": CHUNK_ROWS})  # streamed, chunk by chunk
-        generation = manifest.get("generation", 0) + 1
-        name = f"base-{generation:06d}"
-        tmp = path / f".{name}.{uuid.uuid4().hex}.tmp"
-        try:
-            write_part(ds, tmp)
-            fsync_tree(tmp)
-            os.rename(tmp, path / name)
-            fsync_dir(path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        superseded = [manifest["base"]] + [f"{FRAGMENTS}/{f['name']}"
-                                           for f in manifest["fragments"]]
-        manifest.update(base=name, generation=generation, fragments=[],
-                        superseded=superseded)
-        write_manifest(path, manifest)
-        logger.info("compacted %s into %s (%d rules)", path, name, ds.sizes["rule"])
+        unchecked = [key for key in part_keys(manifest) if key not in manifest["parts"]]
+        if manifest["fragments"] or unchecked:
+            _merge_into_base(path, manifest)
         return path
 
 
@@ -582,21 +828,30 @@ def create(path: str | os.PathLike, family_name: str | Family) -> Path:
 
 
 def publish_new_store(path: Path, fam: Family, write_base: Any) -> Path:
-    """Build a whole store beside ``path`` and publish it with one atomic rename."""
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    tmp.mkdir(parents=True)
+    """Build a whole store beside ``path`` and publish it with one atomic rename.
+
+    A writer killed meanwhile leaves its temporary sibling behind; the next attempt to
+    create or open ``path`` removes it (:func:`remove_abandoned_siblings`).
+    """
+    tmp = path.parent / abandoned_name(path)
     try:
-        base = "base-000000"
-        write_base(tmp / base)
-        write_manifest(tmp, new_manifest(fam.name, base), durable=False)
-        try:
-            os.rename(tmp, path)
-        except OSError as error:
-            raise StoreConflictError(f"could not publish the store at {path}: {error}; another "
-                                     f"process created it meanwhile") from None
-    except BaseException:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_siblings(path)
+        with claimed_directory(tmp):
+            base = "base-000000"
+            write_base(tmp / base)
+            write_manifest(tmp, new_manifest(fam.name, base, part_record(tmp / base)),
+                           durable=False)
+            try:
+                os.rename(tmp, path)
+            except OSError as error:
+                raise StoreConflictError(f"could not publish the store at {path}: {error}; "
+                                         f"another process created it meanwhile") from None
+    except (NotADirectoryError, FileExistsError, PermissionError) as error:
+        raise StoreError(f"cannot create the store {path}: {error.strerror} ({error.filename}); "
+                         f"give a destination inside a writable folder") from None
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
 
 

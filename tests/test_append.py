@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -15,7 +14,12 @@ import pytest
 import xarray as xr
 
 from fsbi_data.converters import convert
-from fsbi_data.errors import DuplicateSeedError, StoreConflictError, StoreError
+from fsbi_data.errors import (
+    DuplicateSeedError,
+    StoreConflictError,
+    StoreError,
+    StoreIntegrityError,
+)
 from fsbi_data.layout import dataset_from_records, provenance, records_from_dataset
 from fsbi_data.store import (
     FRAGMENTS,
@@ -118,9 +122,11 @@ def test_round_membership_is_false_for_appended_rules(tmp_path):
     assert ds["in_pi0"].values.tolist() == [True] * 10 + [False] * (30 + BATCH_ROWS)
 
 
-def test_compact_keeps_everything(store):
+def test_compact_keeps_everything(store, monkeypatch):
+    monkeypatch.setattr("fsbi_data.store.BASE_SHARE", 100.0)  # keep the fragments apart
     for k in range(3):
         append(store, batch(k), provenance={"batch": k})
+    assert len(read_manifest(store)["fragments"]) == 3
     before = open_path(store).load()
     compact(store)
     after = open_path(store)
@@ -128,9 +134,11 @@ def test_compact_keeps_everything(store):
     assert manifest["fragments"] == [] and manifest["base"] == "base-000001"
     assert records_from_dataset(after).tobytes() == records_from_dataset(before).tobytes()
     assert provenance(after) == provenance(before)
-    # the superseded parts stay readable until the next compaction
+    # the merged parts stay readable for Datasets opened before, for the grace period
     assert (store / "base-000000").is_dir() and len(list((store / "fragments").iterdir())) == 3
-    append(store, batch(5))
+    np.testing.assert_array_equal(before["rate"].values, open_path(store)["rate"].values)
+    monkeypatch.setattr("fsbi_data.store.SUPERSEDED_GRACE_S", 0.0)
+    append(store, batch(5))  # removes the parts merged before
     compact(store)
     assert sorted(p.name for p in store.iterdir()) == [".lock", "base-000001", "base-000002",
                                                         "fragments", "fsbi-store.json"]
@@ -138,14 +146,16 @@ def test_compact_keeps_everything(store):
     assert open_path(store).sizes["rule"] == 30 + 4 * BATCH_ROWS
 
 
-def test_a_damaged_fragment_is_named_and_the_base_is_untouched(store):
+def test_a_rewritten_fragment_is_named_and_the_base_is_untouched(store):
     append(store, batch(0))
     manifest = read_manifest(store)
     fragment = store / FRAGMENTS / manifest["fragments"][0]["name"]
     damaged = open_path(store).isel(rule=slice(30, None)).drop_vars("rate").load()
     shutil.rmtree(fragment)
     write_part(damaged, fragment)  # the fragment's rules, without their 'rate' metric
-    with pytest.raises(StoreError, match="a fragment of the store lacks the variable 'rate'"):
+    with pytest.raises(StoreIntegrityError, match=f"part fragments/{fragment.name}, variable "
+                                                  f"\\(group\\), metadata zarr.json: the "
+                                                  f"metadata file differs"):
         open_path(store)
     assert read_manifest(store) == manifest
     base = xr.open_zarr(store / manifest["base"])
@@ -282,6 +292,7 @@ def test_two_concurrent_writers_are_serialised(store, forkserver):
     assert outcome == {"all": 10, "none": 0}
     ds = open_path(store)
     assert ds.sizes["rule"] == 30 + 10 * BATCH_ROWS
-    manifest = json.loads((store / "fsbi-store.json").read_text())
-    names = [f["name"] for f in manifest["fragments"]]
-    assert len(names) == len(set(names)) == 10
+    manifest = read_manifest(store)
+    batches = [b["batch"] for f in manifest["fragments"] for b in f["batches"]]
+    batches += [b.get("batch") for b in provenance(ds) if b["kind"] == "batch"]
+    assert sorted(b for b in set(batches) if b is not None) == list(range(10))
