@@ -6,7 +6,8 @@ The public API is small:
   :class:`xarray.Dataset`; the ``.fsbi`` accessor on it holds the paper's queries;
 - :func:`fetch`, :func:`datasets` — the released files, downloaded and checksum-verified;
 - :func:`convert` — a released ``.npy`` into a store;
-- :func:`append` — new rules into a store, crash-safely;
+- :func:`append` — new rules into a store, crash-safely; :func:`verify` — check every byte of
+  a store; :func:`compact` — merge its parts into one (and add checksums to old stores);
 - :mod:`fsbi_data.metrics`, :mod:`fsbi_data.figures`, :mod:`fsbi_data.inference`,
   :mod:`fsbi_data.simulation` — metrics, the paper's panels, posteriors, new simulations.
 
@@ -29,6 +30,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "open": "fsbi_data.store:open",
     "append": "fsbi_data.store:append",
+    "compact": "fsbi_data.store:compact",
+    "verify": "fsbi_data.verification:verify",
     "fetch": "fsbi_data.catalog:fetch",
     "datasets": "fsbi_data.catalog:datasets",
     "convert": "fsbi_data.converters:convert",
