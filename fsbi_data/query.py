@@ -40,6 +40,17 @@ class UnknownSeedError(UnknownNameError):
     """A seed that is not in the Dataset (a ``KeyError``); the message shows the closest."""
 
 
+def source(variable: xr.Variable) -> tuple[Any, ...]:
+    """What a copy of the values of a variable that is not in memory stays valid for.
+
+    The variable object (item assignment, ``update`` and ``assign`` put a new one in the
+    Dataset), the array behind it (``.load()`` and ``.data = ...`` swap it) and the name of a
+    Dask graph (item assignment on a Dask array changes its graph and name in place).
+    """
+    data = variable._data
+    return variable, data, getattr(data, "name", None)
+
+
 def bound_checks(condition: Condition) -> list[tuple[np.ufunc, float]]:
     """The comparisons that decide ``low <= value <= high``, NaN failing.
 
@@ -60,8 +71,10 @@ class FsbiAccessor:
 
     def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
-        self._columns: dict[str, np.ndarray] = {}
-        self._sorted_seeds: list[str] | None = None
+        # xarray keeps this accessor on the Dataset for as long as the Dataset lives, through
+        # every change to its variables: what it keeps says what it was computed from.
+        self._read: dict[str, tuple[tuple[Any, ...], np.ndarray]] = {}
+        self._sorted_seeds: tuple[pd.Index, list[str]] | None = None
 
     # --- names and columns ------------------------------------------------------------------
     @property
@@ -84,17 +97,43 @@ class FsbiAccessor:
             f"{', '.join(fam.metric_names)}; parameters: {', '.join(fam.param_names)}"
         )
 
+    def _values(self, name: str) -> np.ndarray:
+        """The values of the Dataset's variable ``name``, as they are now.
+
+        A variable in memory gives its own array, without a copy, so that changes made in
+        place are seen. Any other (a store's, Dask, a query's result) is read through the
+        variable. If it then keeps the values itself (xarray's memory cache of a backend array)
+        it is in memory from then on; if not, the accessor keeps the copy read for as long as
+        the Dataset holds that same variable over the same array (see :func:`source`).
+        """
+        variable = self._ds.variables[name]
+        if variable._in_memory:
+            return variable.values
+        kept = self._kept(name, variable)
+        if kept is None:
+            kept = np.asarray(variable.values)
+            if not variable._in_memory:  # it keeps no copy of its own
+                self._read[name] = source(variable), kept
+        return kept
+
+    def _kept(self, name: str, variable: xr.Variable) -> np.ndarray | None:
+        """The copy of ``variable``'s values read earlier, if it still holds them."""
+        if name not in self._read:
+            return None
+        read_from, values = self._read[name]
+        current = source(variable)
+        return values if all(a is b for a, b in zip(read_from, current, strict=True)) else None
+
     def column(self, name: str) -> np.ndarray:
-        """The values of a metric or parameter as a NumPy array (read once, then cached)."""
+        """The current values of a metric or parameter as a NumPy array.
+
+        Read from the Dataset's variable as :meth:`_values` says; a parameter is a column (a
+        view) of ``theta``, which is read whole.
+        """
         kind, canonical = self._canonical(name)
-        if canonical not in self._columns:
-            if kind == "metric":
-                values = self._ds[canonical].values
-            else:
-                index = self.family.param_names.index(canonical)
-                values = self._ds["theta"][:, index].values
-            self._columns[canonical] = np.asarray(values)
-        return self._columns[canonical]
+        if kind == "metric":
+            return self._values(canonical)
+        return self._values("theta")[:, self.family.param_names.index(canonical)]
 
     # --- masks and selections -----------------------------------------------------------------
     def _conditions(self, ranges: dict[str, Any]) -> list[Condition]:
@@ -119,16 +158,7 @@ class FsbiAccessor:
             conditions.append(Condition(canonical, low, high))
         return conditions
 
-    def _load_metrics(self, names: Iterable[str]) -> None:
-        """Read the metric columns not cached yet, in one pass over the store."""
-        missing = sorted({n for n in names if n in self.family.metric_names} - set(self._columns))
-        if missing:
-            loaded = self._ds[missing].compute()
-            self._columns.update({n: np.asarray(loaded[n].values) for n in missing})
-
     def _mask_of(self, conditions: Iterable[Condition]) -> xr.DataArray:
-        conditions = list(conditions)
-        self._load_metrics(c.metric for c in conditions)
         checks = [(self.column(c.metric), compare, bound)
                   for c in conditions for compare, bound in bound_checks(c)]
         n = self._ds.sizes["rule"]
@@ -141,8 +171,17 @@ class FsbiAccessor:
             for values, compare, bound in checks:
                 compare(values[start:start + MASK_BLOCK_ROWS], bound, out=out)
                 block &= out
-        return xr.DataArray(mask, dims="rule", coords={"seed": self._ds["seed"]}
-                            if "seed" in self._ds.coords else None)
+        return self._on_rules(mask)
+
+    def _on_rules(self, values: np.ndarray) -> xr.DataArray:
+        """``values`` as a DataArray on ``rule``, with the Dataset's indexed ``seed`` coordinate."""
+        if "seed" not in self._ds.coords:
+            return xr.DataArray(values, dims="rule")
+        indexes = {"seed": self._ds.xindexes["seed"]} if "seed" in self._ds.xindexes else {}
+        seed = xr.Coordinates({"seed": self._ds.variables["seed"]}, indexes=indexes)
+        # Through a Dataset: the DataArray constructor would deep-copy the seeds (45 MB in
+        # memory at full scale, 4 ms per query).
+        return xr.Dataset({"values": ("rule", values)}, coords=seed)["values"].rename(None)
 
     def mask(self, **ranges: Range) -> xr.DataArray:
         """Boolean mask on ``rule``: every ``name=(low, high)`` range holds (inclusive).
@@ -155,16 +194,18 @@ class FsbiAccessor:
     def select(self, mask: xr.DataArray | np.ndarray) -> xr.Dataset:
         """The rules where ``mask`` is true.
 
-        The selection is lazy: nothing is read or copied until its values are used. Metric
-        columns this accessor has already read are then indexed in memory, every other
-        variable read from where it lives.
+        The selection is lazy: nothing is read or copied until its values are used. Values
+        this accessor has read and kept (see :meth:`column`) are then indexed in memory, every
+        other variable read from where it lives.
         """
         index = np.flatnonzero(np.asarray(mask))
         data_vars = {}
-        for name, variable in self._ds.data_vars.items():
-            variable = variable.variable
-            if name in self._columns:
-                variable = variable.copy(deep=False, data=self._columns[name])
+        for name, variable in self._ds.variables.items():
+            if name in self._ds.coords:
+                continue
+            kept = self._kept(name, variable)
+            if kept is not None:
+                variable = variable.copy(deep=False, data=kept)
             if variable.dims[:1] == ("rule",):
                 variable = select_rows(variable, index)
             elif "rule" in variable.dims:
@@ -246,9 +287,10 @@ class FsbiAccessor:
         return self._ds.indexes["seed"]
 
     def _closest(self, seed: str, n: int = 3) -> list[str]:
-        if self._sorted_seeds is None:
-            self._sorted_seeds = sorted(map(str, self._seed_index()))
-        seeds = self._sorted_seeds
+        index = self._seed_index()
+        if self._sorted_seeds is None or self._sorted_seeds[0] is not index:
+            self._sorted_seeds = index, sorted(map(str, index))
+        seeds = self._sorted_seeds[1]
         at = bisect.bisect_left(seeds, seed)
         return seeds[max(0, at - n // 2 - 1):at + n // 2 + 1][:n]
 
@@ -291,7 +333,7 @@ class FsbiAccessor:
         """A pandas DataFrame: one row per rule (seed index), parameter and metric columns."""
         fam = self.family
         data: dict[str, np.ndarray] = {}
-        theta = np.asarray(self._ds["theta"].values)
+        theta = self._values("theta")
         for j, name in enumerate(fam.param_names):
             data[name] = theta[:, j]
         for name in fam.metric_names:
@@ -319,7 +361,7 @@ class FsbiAccessor:
                                        f"{', '.join(fam.metric_names)}")
         dtype = dtype or torch.float32
         n_rule = len(fam.rule_param_names)
-        theta = np.asarray(self._ds["theta"].values)[:, :n_rule]
+        theta = self._values("theta")[:, :n_rule]
         x = np.stack([self.column(m) for m in metrics], axis=1)
         return torch.as_tensor(theta, dtype=dtype), torch.as_tensor(x, dtype=dtype)
 
