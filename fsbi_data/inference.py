@@ -41,6 +41,10 @@ FORMAT_VERSION = 1
 DEFAULT_ENSEMBLE = 10
 DEFAULT_BATCH_SIZE = 1000
 MIN_ACCEPTANCE = 1e-3  # below this share of draws inside the prior, sampling gives up
+POSTERIOR_FILE = ("a posterior file is written by `fsbi-data fit ... --out x.fsbi-post` or "
+                  "RulePosterior.save")
+CONDITION_FORM = ("a value or a (low, high) range of finite numbers, e.g. rate=7.5 or "
+                  "rate=(5, 10); on the command line --condition rate=7.5 or rate=5:10")
 
 
 class InferenceError(FsbiDataError):
@@ -225,14 +229,12 @@ class RulePosterior:
             )
         columns = []
         for name in self.config.metrics:
-            value = conditions[name]
-            if isinstance(value, Sequence) and not isinstance(value, str):
-                low, high = (float(v) for v in value)
-                if low > high:
-                    raise QueryError(f"the range of {name!r} is reversed: {value!r}")
+            value = _condition_value(name, conditions[name])
+            if isinstance(value, tuple):
+                low, high = value
                 columns.append(low + (high - low) * rng.random(n))
             else:
-                columns.append(np.full(n, float(value)))
+                columns.append(np.full(n, value))
         return np.stack(columns, axis=1)
 
     def sample(self, n: int = 1, *, seed: int | None = None, max_attempts: int = 10_000,
@@ -313,6 +315,48 @@ class RulePosterior:
         return path
 
 
+def _condition_value(name: str, value: Any) -> float | tuple[float, float]:
+    """A condition as a float or a (low, high) pair, checked: finite, not reversed."""
+    try:
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            low, high = (float(v) for v in value)
+            parsed: float | tuple[float, float] = (low, high)
+        else:
+            parsed = float(value)
+    except (TypeError, ValueError):
+        raise QueryError(f"condition {name}={value!r}: expected {CONDITION_FORM}") from None
+    if not np.all(np.isfinite(parsed)):
+        raise QueryError(f"condition {name}={value!r}: expected {CONDITION_FORM}")
+    if isinstance(parsed, tuple) and parsed[0] > parsed[1]:
+        raise QueryError(f"the range of {name!r} is reversed: {value!r}; give (low, high)")
+    return parsed
+
+
+def parse_condition(text: str) -> tuple[str, float | tuple[float, float]]:
+    """``"rate=7.5"`` → ``("rate", 7.5)``; ``"rate=5:10"`` → ``("rate", (5.0, 10.0))``.
+
+    Raises
+    ------
+    QueryError
+        Naming the condition and the expected form.
+
+    Examples
+    --------
+    >>> parse_condition("rate=5:10")
+    ('rate', (5.0, 10.0))
+    """
+    name, sep, value = (part.strip() for part in text.partition("="))
+    low, colon, high = value.partition(":")
+    try:
+        if not (name and sep and value):
+            raise ValueError(text)
+        parsed = (float(low), float(high)) if colon else float(value)
+    except ValueError:
+        raise QueryError(f"condition {text!r}: expected METRIC=VALUE or METRIC=LOW:HIGH with "
+                         f"numbers, e.g. rate=7.5 or rate=5:10") from None
+    return name, _condition_value(name, parsed)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [float(v) for v in value]
@@ -323,25 +367,35 @@ def load(path: str | os.PathLike) -> RulePosterior:
     """Load a posterior written by :meth:`RulePosterior.save` (``weights_only``: no code runs)."""
     torch = _torch()
     path = Path(path)
+    if not path.is_file():
+        raise InferenceError(f"{path}: no such file; {POSTERIOR_FILE}")
     try:
         payload = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as error:  # torch raises many kinds for foreign files
-        raise InferenceError(f"{path} is not a fsbi-data posterior file: {error}") from None
+        raise InferenceError(f"{path} is not a fsbi-data posterior file (torch cannot read "
+                             f"it: {type(error).__name__}); {POSTERIOR_FILE}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise InferenceError(f"{path} is not a fsbi-data posterior file")
+        raise InferenceError(f"{path} is not a fsbi-data posterior file (it holds no "
+                             f"{FORMAT!r} record); {POSTERIOR_FILE}")
     if payload.get("format_version") != FORMAT_VERSION:
         raise InferenceError(f"{path} has format version {payload.get('format_version')}; this "
                              f"fsbi-data reads version {FORMAT_VERSION}")
-    config = FitConfig(**json.loads(payload["config"]))
-    fam = family(config.family)
-    n_rule = len(fam.rule_param_names)
-    estimators = []
-    for state in payload["state_dicts"]:
-        # Build an estimator of the same shape, then restore every weight and buffer.
-        theta = torch.rand(64, n_rule) * torch.as_tensor(fam.high[:n_rule] - fam.low[:n_rule],
-                                                         dtype=torch.float32)
-        x = torch.rand(64, len(config.metrics)) + 1.0
-        estimator = _builder(config)(theta, x)
-        estimator.load_state_dict(state)
-        estimators.append(estimator.eval())
+    try:
+        config = FitConfig(**json.loads(payload["config"]))
+        fam = family(config.family)
+        n_rule = len(fam.rule_param_names)
+        estimators = []
+        for state in payload["state_dicts"]:
+            # Build an estimator of the same shape, then restore every weight and buffer.
+            theta = torch.rand(64, n_rule) * torch.as_tensor(
+                fam.high[:n_rule] - fam.low[:n_rule], dtype=torch.float32)
+            x = torch.rand(64, len(config.metrics)) + 1.0
+            estimator = _builder(config)(theta, x)
+            estimator.load_state_dict(state)
+            estimators.append(estimator.eval())
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError,
+            FsbiDataError) as error:
+        reason = ascii(" ".join(str(error).split())[:160])[1:-1]
+        raise InferenceError(f"{path} is a damaged fsbi-data posterior file ({reason}); fit "
+                             f"it again with `fsbi-data fit ... --out {path.name}`") from None
     return RulePosterior(estimators, config)

@@ -1,5 +1,7 @@
 """Posteriors over rules: they learn a known relation, round-trip to disk, fail clearly."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,69 @@ def test_bad_requests(known_relation, tmp_path):
         inference.load(tmp_path / "junk.post")
     with pytest.raises(UnknownNameError, match="no metric 'ratez'"):
         inference.fit(ds, ["ratez"])
+
+
+# --- files that are not posteriors, conditions that are not numbers -------------------------
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [
+    npy_bytes(np.zeros((3, 25))),
+    b"rate,cv_isi\n5.0,1.0\n",
+    bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+    b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 10\n",
+], ids=["npy", "csv", "random bytes", "lfs pointer"])
+def test_loading_a_file_that_is_not_a_posterior(tmp_path, content):
+    path = tmp_path / "not-a-posterior.fsbi-post"
+    path.write_bytes(content)
+    with pytest.raises(inference.InferenceError) as info:
+        inference.load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path} is not a fsbi-data posterior file")
+    assert "fsbi-data fit ... --out x.fsbi-post" in message and len(message.splitlines()) == 1
+
+
+def test_loading_other_torch_files_and_damaged_posteriors(known_relation, tmp_path):
+    import torch
+
+    _, post = known_relation
+    other = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, other)
+    with pytest.raises(inference.InferenceError, match="holds no 'fsbi-data posterior' record"):
+        inference.load(other)
+    damaged = tmp_path / "damaged.fsbi-post"
+    payload = torch.load(post.save(tmp_path / "good.fsbi-post"), weights_only=True)
+    payload["config"] = payload["config"].replace('"metrics"', '"metricz"')
+    torch.save(payload, damaged)
+    with pytest.raises(inference.InferenceError, match=r"damaged\.fsbi-post is a damaged "
+                                                       r"fsbi-data posterior file .*fit it again"):
+        inference.load(damaged)
+    with pytest.raises(inference.InferenceError, match="no such file"):
+        inference.load(tmp_path / "missing.fsbi-post")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("rate=7.5", ("rate", 7.5)), ("rate=5:10", ("rate", (5.0, 10.0))),
+    (" cv_isi = 0.7 : 1.2 ", ("cv_isi", (0.7, 1.2))),
+])
+def test_parse_condition(text, expected):
+    assert inference.parse_condition(text) == expected
+
+
+@pytest.mark.parametrize("text", ["rate=abc", "rate", "rate=", "=5", "rate=5:", "rate=:10",
+                                  "rate=5:abc", "rate=nan", "rate=1:inf"])
+def test_malformed_conditions_name_the_expected_form(text):
+    with pytest.raises(QueryError) as info:
+        inference.parse_condition(text)
+    assert "rate=7.5" in str(info.value) and "rate=5:10" in str(info.value)
+
+
+def test_sample_refuses_conditions_that_are_not_numbers(known_relation):
+    _, post = known_relation
+    for value in ("abc", (5, "x"), (5, 6, 7), float("nan"), None):
+        with pytest.raises(QueryError, match="condition rate=.*rate=7.5"):
+            post.sample(n=2, rate=value)
+    assert post.sample(n=2, seed=0, rate="7.5").sizes["rule"] == 2  # a number as text is fine
