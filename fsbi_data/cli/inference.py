@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .queries import parse_range
+from .queries import check_output_folder, parse_range
 
 
 @click.command("fit")
@@ -29,6 +29,7 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
     from .. import inference
     from .. import open as open_dataset
 
+    check_output_folder(out, error=inference.InferenceError)
     ds = open_dataset(name_or_path, progress=True)
     mask = np.ones(ds.sizes["rule"], dtype=bool)
     if criteria:
@@ -57,14 +58,8 @@ def sample(posterior_path: str, conditions: tuple[str, ...], n_rules: int, seed:
     """Sample rules from a posterior, inside the prior bounds."""
     from .. import inference
 
-    targets = {}
-    for text in conditions:
-        if ":" in text:
-            name, bounds = parse_range(text)
-            targets[name] = bounds
-        else:
-            name, _, value = text.partition("=")
-            targets[name] = float(value)
+    targets = dict(inference.parse_condition(text) for text in conditions)
+    check_output_folder(out, error=inference.InferenceError)
     rules = inference.load(posterior_path).sample(n=n_rules, seed=seed, **targets)
     np.save(out, rules.theta.values)
     click.echo(f"wrote {n_rules} rules to {out}")

@@ -7,9 +7,24 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..errors import QueryError
+from ..errors import FsbiDataError, QueryError
 
 EXPORT_SUFFIXES = (".csv", ".parquet", ".npy")
+
+
+def check_output_folder(out: Path, option: str = "--out",
+                        error: type[FsbiDataError] = QueryError) -> None:
+    """Refuse an output file whose folder is missing, before any work is done.
+
+    Creating the folder would hide a mistyped path; the user creates it on purpose.
+    """
+    folder = out.parent
+    if folder.exists() and not folder.is_dir():
+        raise error(f"{option} {out}: {folder} is a file, not a folder; give a path in an "
+                    f"existing folder")
+    if not folder.is_dir():
+        raise error(f"{option} {out}: the folder {folder} does not exist; create it first "
+                    f"(mkdir -p {folder}) or give a path in an existing folder")
 
 
 def parse_range(text: str) -> tuple[str, tuple[float | None, float | None]]:
@@ -45,6 +60,8 @@ def query(name_or_path: str, plausible: bool, criteria_names: tuple[str, ...],
 
     if out is not None and out.suffix not in EXPORT_SUFFIXES:
         raise QueryError(f"--out {out}: the suffix must be one of {', '.join(EXPORT_SUFFIXES)}")
+    if out is not None:
+        check_output_folder(out)
     ds = open_dataset(name_or_path, progress=True)
     total = ds.sizes["rule"]
     mask = np.ones(total, dtype=bool)
