@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("distributed")
@@ -67,6 +68,41 @@ def test_simulate_thetas_file(tmp_path):
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert stores.open(tmp_path / "mlp.store").sizes["rule"] == 1
+
+
+@needs_metrics
+def test_failed_rules_make_the_command_fail_and_are_listed(tmp_path):
+    good = sample_prior("MLP", 1, seed=3)
+    bad = good.copy()
+    bad[0, 4] = np.nan  # refused by the protocol's checks, without a simulation
+    np.save(tmp_path / "rules.npy", np.concatenate([good, bad]))
+    done = run_cli("simulate", "MLP", "--thetas", "rules.npy", "--backend", "brian2",
+                   "--protocol", "quick", "--store", "mlp.store", "--workers", "1",
+                   cwd=tmp_path)
+    assert done.returncode == 1
+    assert "1 rule(s) simulated (0 blew up), 1 failed" in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 1 of 2 rule(s) failed and are not in mlp.store; their "
+                           "errors and parameters are listed in mlp.store.failures.csv")
+    ds = stores.open(tmp_path / "mlp.store")  # the rule that ran is kept
+    assert ds["seed"].values.astype(str).tolist() == rule_seeds(good, "MLP").tolist()
+    listing = pd.read_csv(tmp_path / "mlp.store.failures.csv")
+    assert listing["seed"].tolist() == rule_seeds(bad, "MLP").tolist()
+    assert "is nan" in listing["error"][0] and np.isnan(listing["wpre_ee_2"][0])
+
+
+@needs_metrics
+def test_a_rule_failing_in_the_simulator_is_a_failure(tmp_path):
+    np.save(tmp_path / "rules.npy", sample_prior("MLP", 1, seed=3))
+    done = run_cli("simulate", "MLP", "--thetas", "rules.npy", "--backend", "brian2",
+                   "--protocol", "quick", "--store", "mlp.store", "--workers", "1",
+                   "--timeout", "0.01", "--retries", "0", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "error: 1 of 1 rule(s) failed" in done.stderr.strip().splitlines()[-1]
+    listing = pd.read_csv(tmp_path / "mlp.store.failures.csv")
+    assert listing["error_type"].tolist() == ["SimulationError"]
+    assert "exceeded its timeout" in listing["error"][0]
+    assert not (tmp_path / "mlp.store").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -3,14 +3,66 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 
-from ..schema import FAMILIES
+from ..errors import ProtocolError, SimulationError
+from ..schema import FAMILIES, Family
+
+if TYPE_CHECKING:
+    from ..simulation.runner import RuleFailure
 
 log = logging.getLogger(__name__)
+
+
+def read_thetas(path: Path, fam: Family) -> np.ndarray:
+    """The rules of a ``--thetas`` file: a numeric ``.npy`` of shape (n_rules, n_theta).
+
+    A 1-D file is refused rather than guessed to be one rule: a flat file of 2 x n_theta
+    numbers is as likely as one rule.
+    """
+    expected = (f"expected a .npy of {fam.name} rules, one per row: numbers of shape "
+                f"(n_rules, {fam.n_theta}), as written by numpy.save or `fsbi-data sample`")
+    with open(path, "rb") as f:
+        is_npy = f.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+    if not is_npy:
+        raise SimulationError(f"--thetas {path} is not a .npy file (it lacks the NumPy "
+                              f"header); {expected}")
+    try:
+        values = np.load(path, allow_pickle=False)
+    except Exception as error:  # numpy raises many kinds for a damaged or pickled file
+        reason = ascii(" ".join(str(error).split())[:120])[1:-1]
+        raise SimulationError(f"--thetas {path} cannot be read ({reason}); {expected}") from None
+    if values.dtype.names is not None:
+        hint = (" (a release file of records: take its theta field, records['theta'])"
+                if "theta" in values.dtype.names else "")
+        fields = ", ".join(values.dtype.names[:4]) + (", ..." if len(values.dtype.names) > 4
+                                                       else "")
+        raise ProtocolError(f"--thetas {path} holds records with fields {fields}{hint}; "
+                            f"{expected}")
+    if values.dtype.kind not in "fiu":
+        raise ProtocolError(f"--thetas {path} holds values of type {values.dtype}; {expected}")
+    if values.ndim != 2 or values.shape[1] != fam.n_theta:
+        hint = (f" (for a single rule, save theta[None, :], of shape (1, {fam.n_theta}))"
+                if values.ndim == 1 and values.size == fam.n_theta else "")
+        raise ProtocolError(f"--thetas {path} has shape {values.shape}{hint}; {expected}")
+    return values.astype(np.float64)
+
+
+def write_failures(path: Path, failures: Sequence[RuleFailure], fam: Family) -> Path:
+    """A CSV of failed rules: seed, error type, error, and the rule's parameters."""
+    import pandas as pd
+
+    rows = [{"seed": f.seed, "error_type": f.error_type, "error": " ".join(f.error.split()),
+             **dict(zip(fam.param_names, np.asarray(f.theta, dtype=np.float64), strict=True))}
+            for f in failures]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
 
 
 @click.command()
@@ -64,15 +116,22 @@ def simulate(family: str, source: str | None, n_rules: int | None, thetas: Path 
         raise click.UsageError("give --workers (local cluster) or --scheduler, not both")
     proto = protocol(family, preset)
     if thetas is not None:
-        values = np.load(thetas, allow_pickle=False)
+        values = read_thetas(thetas, proto.schema)
     else:
         values = sample_prior(proto.family, n_rules, seed=seed)
     run = run_simulations(values, proto, backend, scheduler=scheduler, workers=workers,
                           store=store, network_seed=network_seed, retries=retries,
                           timeout=timeout, progress=True)
     click.echo(f"{run.summary()}; store: {store}")
-    for failure in run.failures:
-        click.echo(f"failed {failure.seed}: {failure.error_type}: {failure.error}", err=True)
+    if run.failures:
+        # A blown-up rule is a result (in the store, NaN metrics); a failed one is not.
+        listing = write_failures(store.with_name(f"{store.name}.failures.csv"), run.failures,
+                                 proto.schema)
+        tried = run.rules.sizes["rule"] + len(run.failures)
+        raise SimulationError(
+            f"{len(run.failures)} of {tried} rule(s) failed and are not in {store}; their "
+            f"errors and parameters are listed in {listing}. Fix the cause and run the same "
+            f"command again: rules already in the store are skipped")
 
 
 commands = [simulate]
