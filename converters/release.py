@@ -105,7 +105,6 @@ def convert(src: str | os.PathLike, dest: str | os.PathLike,
 
     if dest.exists():
         return _reuse(dest, src, round_paths)
-    dest.parent.mkdir(parents=True, exist_ok=True)
 
     def write_base(base: Path) -> None:
         _write_base(base, header, fam, round_paths, round_headers, duplicates, progress,

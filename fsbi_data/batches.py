@@ -2,8 +2,9 @@
 
 A batch is refused, as a whole and with one error naming the rows and the field, when it holds
 rules of another family, theta of the wrong width, theta that is not finite, theta outside the
-family's prior box (unless that is asked for on purpose), or metrics that are infinite. NaN
-metrics are accepted: a NaN is a simulation that blew up, as in the release.
+family's prior box (unless that is asked for on purpose), or metrics that are infinite (but for
+``kl_isi``, which is +inf for degenerate completed runs in the release). NaN metrics are
+accepted: a NaN is a simulation that blew up, as in the release.
 
 Examples
 --------
@@ -85,7 +86,8 @@ def check_batch(batch: xr.Dataset, fam: Family, allow_outside_prior: bool = Fals
     """Refuse a batch (:class:`InvalidRulesError`) unless every rule is valid.
 
     Theta must be finite and, unless ``allow_outside_prior``, inside the family's prior box
-    (up to :data:`PRIOR_TOLERANCE` of the bounds' magnitude); metrics finite or NaN.
+    (up to :data:`PRIOR_TOLERANCE` of the bounds' magnitude); metrics finite or NaN (or +inf
+    where a completed run can give it: ``kl_isi``).
 
     Returns
     -------
@@ -102,14 +104,15 @@ def check_batch(batch: xr.Dataset, fam: Family, allow_outside_prior: bool = Fals
             f"field 'theta': not finite in {_rows(rows, seeds)} (first: {param} = "
             f"{theta[rows[0], fam.param_names.index(param)]}); every parameter of a rule must "
             f"be a finite number; nothing was appended")
-    for name in fam.metric_names:
-        values = np.asarray(batch[name].values, dtype=np.float64)
-        infinite = np.isinf(values)
+    for metric in fam.metrics:
+        values = np.asarray(batch[metric.name].values, dtype=np.float64)
+        infinite = (values == -np.inf) | ((values == np.inf) & (not metric.can_be_infinite))
         if infinite.any():
             rows = np.flatnonzero(infinite)
+            allowed = "finite, +inf" if metric.can_be_infinite else "finite"
             raise InvalidRulesError(
-                f"field {name!r}: infinite in {_rows(rows, seeds)}; metrics must be finite, "
-                f"or NaN for a simulation that blew up; nothing was appended")
+                f"field {metric.name!r}: {values[rows[0]]} in {_rows(rows, seeds)}; this metric "
+                f"must be {allowed}, or NaN for a simulation that blew up; nothing was appended")
     slack = PRIOR_TOLERANCE * np.maximum(np.abs(fam.low), np.abs(fam.high))
     outside = (theta < fam.low - slack) | (theta > fam.high + slack)
     rows = np.flatnonzero(outside.any(axis=1))

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
@@ -50,12 +50,18 @@ from .integrity import (
 
 XARRAY_ATTRS = ("_FillValue", "coordinates")
 """Attributes xarray writes for itself, not attributes of the variable."""
+SIMPLE_TYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                "uint64", "float32", "float64")
 
 
-def read_part(part: Path, metadata: dict[str, str], location: PartLocation) -> xr.Dataset:
+def read_part(part: Path, metadata: dict[str, str], location: PartLocation, *,
+              rule_only: bool = False) -> xr.Dataset:
     """A part as a lazy Dataset: nothing but its root metadata file is read until used.
 
     ``metadata`` holds the sha256 of the part's metadata files, as the manifest records them.
+    ``rule_only`` leaves out the variables that are not on ``rule`` (the coordinates on
+    ``param``, which every part holds alike). The part's :class:`PartColumns` is in
+    ``ds.encoding["columns"]``.
     """
     try:
         text = (part / METADATA_FILE).read_bytes()
@@ -66,7 +72,8 @@ def read_part(part: Path, metadata: dict[str, str], location: PartLocation) -> x
                                             "manifest")
     root = json.loads(text)
     arrays = {name: meta for name, meta in root["consolidated_metadata"]["metadata"].items()
-              if meta.get("node_type") == "array"}
+              if meta.get("node_type") == "array"
+              and (not rule_only or meta["dimension_names"][:1] == ["rule"])}
     attrs = dict(root.get("attributes", {}))
     coord_names = set(attrs.pop("coordinates", "").split())
     columns = PartColumns(part, arrays, location)
@@ -81,13 +88,11 @@ def read_part(part: Path, metadata: dict[str, str], location: PartLocation) -> x
         variables[name] = xr.Variable(
             dims, indexing.LazilyIndexedArray(data),
             {k: v for k, v in meta["attributes"].items() if k not in XARRAY_ATTRS})
-    return xr.Dataset({n: v for n, v in variables.items() if n not in coord_names},
-                      coords={n: v for n, v in variables.items() if n in coord_names},
-                      attrs=attrs)
-
-
-SIMPLE_TYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                "uint64", "float32", "float64")
+    ds = xr.Dataset({n: v for n, v in variables.items() if n not in coord_names},
+                    coords={n: v for n, v in variables.items() if n in coord_names},
+                    attrs=attrs)
+    ds.encoding["columns"] = columns
+    return ds
 
 
 def raw_dtype(meta: dict[str, Any]) -> np.dtype | None:
@@ -114,15 +119,7 @@ def raw_dtype(meta: dict[str, Any]) -> np.dtype | None:
 
 
 class PartColumns:
-    """The raw columns of one part, read straight from their chunk files and checked.
-
-    Reading chunk ``i`` of a numeric column reads chunk ``i`` of every numeric column of the
-    same length into one buffer. Each column's rows are handed out (checked) once from that
-    buffer; asking for a column again reads again, so that every read returns fresh memory
-    that the caller may change. One large buffer is much cheaper than many small ones: NumPy
-    asks the kernel for huge pages for it, one page fault per 2 MiB instead of one per 4 KiB.
-    Byte strings (the seeds, read at every open) and UTF-8 strings are read on their own.
-    """
+    """The raw columns of one part, read straight from their chunk files and checked."""
 
     def __init__(self, folder: Path, arrays: dict[str, dict[str, Any]],
                  location: PartLocation) -> None:
@@ -134,65 +131,112 @@ class PartColumns:
             if dtype is not None:
                 chunk_rows = int(meta["chunk_grid"]["configuration"]["chunk_shape"][0])
                 self.arrays[name] = (int(meta["shape"][0]), chunk_rows, dtype)
-        self._shared: dict[tuple[int, int, int], tuple[weakref.ref, dict[str, slice]]] = {}
 
     def variable_data(self, name: str) -> RawColumnArray | None:
         return RawColumnArray(self, name) if name in self.arrays else None
 
+    def is_numeric(self, name: str) -> bool:
+        return name in self.arrays and self.arrays[name][2].kind in "biuf"
+
     def chunk(self, name: str, index: int) -> np.ndarray:
-        """The rows of chunk ``index`` of column ``name``, checked against its CRC32C."""
+        """The rows of chunk ``index`` of column ``name`` (fresh memory), checked."""
         n_rows, chunk_rows, dtype = self.arrays[name]
-        data = self._claim(name, index) if dtype.kind in "biuf" else None
-        if data is None:
-            data = self._read(name, index, None if dtype.kind == "T" else
-                              np.empty(chunk_rows * dtype.itemsize + CRC_BYTES, np.uint8))
-        if not chunk_is_intact(data):
-            raise self.location.error(f"{name}/c/{index}", "the chunk's CRC32C does not match "
-                                                           "its bytes (damaged)")
         rows = min(chunk_rows, n_rows - index * chunk_rows)
-        if dtype.kind == "T":
-            return decode_vlen_utf8(data[:-CRC_BYTES], rows, self.location, f"{name}/c/{index}")
-        return data[:-CRC_BYTES].view(dtype)[:rows]
+        if dtype.kind != "T":
+            out = np.empty(rows, dtype=dtype)
+            self._read_chunk(name, index, out.view(np.uint8))
+            return out
+        data = self._read_file(name, index)
+        if not chunk_is_intact(data):
+            raise self._damaged(name, index)
+        return decode_vlen_utf8(data[:-CRC_BYTES], rows, self.location, f"{name}/c/{index}")
 
-    def _claim(self, name: str, index: int) -> np.ndarray | None:
-        """Column ``name``'s bytes of the shared read of chunk ``index``, once; a new shared
-        read when this column's bytes were handed out already."""
+    def read_into(self, name: str, out: np.ndarray) -> None:
+        """Every row of the numeric column ``name`` into ``out`` (its dtype and length)."""
         n_rows, chunk_rows, _ = self.arrays[name]
-        group = (n_rows, chunk_rows, index)
-        reference, unclaimed = self._shared.get(group, (lambda: None, {}))
-        shared = reference()
-        if shared is None or name not in unclaimed:
-            names = [n for n, (rows, chunk, dtype) in self.arrays.items()
-                     if (rows, chunk) == (n_rows, chunk_rows) and dtype.kind in "biuf"]
-            sizes = [chunk_rows * self.arrays[n][2].itemsize + CRC_BYTES for n in names]
-            ends = np.cumsum(sizes)
-            unclaimed = {n: slice(int(end - size), int(end))
-                         for n, size, end in zip(names, sizes, ends, strict=True)}
-            shared = np.empty(int(ends[-1]), dtype=np.uint8)
-            try:
-                for n, where in unclaimed.items():
-                    self._read(n, index, shared[where])
-            except StoreIntegrityError:
-                return None  # read each column on its own, so that only a damaged one raises
-            self._shared[group] = (weakref.ref(shared), unclaimed)
-        return shared[unclaimed.pop(name)]
+        for index, start in enumerate(range(0, n_rows, chunk_rows)):
+            self._read_chunk(name, index, out[start:start + chunk_rows].view(np.uint8))
 
-    def _read(self, name: str, index: int, out: np.ndarray | None) -> np.ndarray:
-        """Chunk ``index`` of ``name`` into ``out`` (its exact size), or whole if None."""
+    def _read_chunk(self, name: str, index: int, out: np.ndarray) -> None:
+        """The bytes of rows of a fixed-size chunk into ``out`` (uint8), checked: the rest of
+        the chunk (the padding of a last chunk, the CRC) is read beside them."""
+        _, chunk_rows, dtype = self.arrays[name]
+        size = chunk_rows * dtype.itemsize + CRC_BYTES
         key = f"{name}/c/{index}"
         try:
             with open(self.folder / name / "c" / str(index), "rb", buffering=0) as file:
-                size = os.fstat(file.fileno()).st_size
-                if out is None:
-                    out = np.empty(size, dtype=np.uint8)
-                if size == out.size:
-                    size = file.readinto(out)
+                found = os.fstat(file.fileno()).st_size
+                if found == size:
+                    read = file.readinto(out)
+                    rest = file.read()
         except FileNotFoundError:
             raise self.location.error(key, "the chunk file is missing") from None
-        if size != out.size:
-            raise self.location.error(key, f"the chunk file holds {size} bytes, expected "
-                                           f"{out.size} (truncated or damaged)")
-        return out
+        if found != size or read != out.size:
+            raise self.location.error(key, f"the chunk file holds {found} bytes, expected "
+                                           f"{size} (truncated or damaged)")
+        crc = google_crc32c.extend(google_crc32c.value(out), rest[:-CRC_BYTES])
+        if crc != int.from_bytes(rest[-CRC_BYTES:], "little"):
+            raise self._damaged(name, index)
+
+    def _read_file(self, name: str, index: int) -> np.ndarray:
+        key = f"{name}/c/{index}"
+        try:
+            return np.fromfile(self.folder / name / "c" / str(index), dtype=np.uint8)
+        except FileNotFoundError:
+            raise self.location.error(key, "the chunk file is missing") from None
+
+    def _damaged(self, name: str, index: int) -> StoreIntegrityError:
+        return self.location.error(f"{name}/c/{index}", "the chunk's CRC32C does not match "
+                                                        "its bytes (damaged)")
+
+
+class StoreColumns:
+    """The numeric raw columns on ``rule`` of a whole store (every part, in order), read
+    together.
+
+    Reading one column reads every such column of every part into one buffer, kept until each
+    column has been handed out once; asking for a column again reads again, so that every read
+    returns fresh memory that the caller may change. One large buffer is much cheaper than many
+    small ones: NumPy asks the kernel for huge pages for it (one page fault per 2 MiB instead
+    of one per 4 KiB), and each part's bytes are copied once, straight into place.
+    """
+
+    def __init__(self, parts: list[PartColumns]) -> None:
+        self.parts = parts
+        self.names = [name for name in parts[0].arrays
+                      if all(part.is_numeric(name) for part in parts)]
+        self.rows = sum(part.arrays[self.names[0]][0] for part in parts) if self.names else 0
+        self._shared: dict[str, np.ndarray] = {}
+
+    def dtype(self, name: str) -> np.dtype:
+        return np.result_type(*[part.arrays[name][2] for part in self.parts])
+
+    def column(self, name: str) -> np.ndarray:
+        """Every row of column ``name``, in fresh memory, checked."""
+        if name not in self._shared:
+            try:
+                self._shared = self._read(self.names)
+            except StoreIntegrityError:
+                return self._read([name])[name]  # only a damaged column raises
+        return self._shared.pop(name)
+
+    def _read(self, names: list[str]) -> dict[str, np.ndarray]:
+        sizes = [self.rows * self.dtype(name).itemsize for name in names]
+        shared = np.empty(sum(sizes), dtype=np.uint8)
+        columns, at = {}, 0
+        for name, size in zip(names, sizes, strict=True):
+            column = shared[at:at + size].view(self.dtype(name))
+            start = 0
+            for part in self.parts:
+                n_rows, _, dtype = part.arrays[name]
+                if dtype == column.dtype:
+                    part.read_into(name, column[start:start + n_rows])
+                else:
+                    column[start:start + n_rows] = RawColumnArray(part, name).whole()
+                start += n_rows
+            columns[name] = column
+            at += size
+        return columns
 
 
 def decode_vlen_utf8(data: np.ndarray, rows: int, location: PartLocation,
@@ -271,3 +315,21 @@ class RawColumnArray(BackendArray):
 
     def _chunk(self, index: int) -> np.ndarray:
         return self.columns.chunk(self.name, index)
+
+    def whole(self) -> np.ndarray:
+        return self._basic_index((slice(None),))
+
+
+class StoreColumnArray(BackendArray):
+    """A numeric raw column of a whole store (see :class:`StoreColumns`), lazily indexed."""
+
+    def __init__(self, columns: StoreColumns, name: str) -> None:
+        self.columns = columns
+        self.name = name
+        self.shape = (columns.rows,)
+        self.dtype = columns.dtype(name)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.BASIC,
+            lambda k: self.columns.column(self.name)[k])

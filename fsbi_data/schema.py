@@ -53,6 +53,8 @@ class Metric:
     long_name: str
     units: str
     description: str
+    can_be_infinite: bool = False
+    """Whether a completed run can give +inf (``kl_isi`` of degenerate ISI histograms)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ _METRICS: tuple[Metric, ...] = (
            "4 spikes count as 0."),
     Metric("kl_isi", "KL divergence of the ISI distribution", "nat",
            "KL divergence of the pooled ISI histogram (99 bins on [0, 1] s) from an exponential "
-           "distribution with the same mean ISI (not renormalised); can be +inf."),
+           "distribution with the same mean ISI (not renormalised); can be +inf.",
+           can_be_infinite=True),
     Metric("spatial_Fano", "spatial Fano factor", "1",
            "Fano factor of spike counts across neurons in 100-ms bins, averaged over bins; bins "
            "with at most 3 spikes count as 0."),

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from xarray.core import indexing
 
 from .errors import (
     DuplicateSeedError,
@@ -57,7 +58,7 @@ from .integrity import (
 )
 from .layout import ROUND_PREFIX, family_attrs
 from .lazy_rows import concat_variables
-from .parts import read_part
+from .parts import StoreColumnArray, StoreColumns, read_part
 from .schema import Family, family
 from .seed_index import seed_coordinates
 
@@ -376,7 +377,8 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
     return encoded
 
 
-def open_part(path: Path, manifest: dict[str, Any], key: str) -> xr.Dataset:
+def open_part(path: Path, manifest: dict[str, Any], key: str, *,
+              rule_only: bool = False) -> xr.Dataset:
     """One part of a store, lazily indexed (no Dask: reads go straight to Zarr).
 
     Parts of format version 2 are read by :func:`fsbi_data.parts.read_part`: every chunk and
@@ -390,7 +392,7 @@ def open_part(path: Path, manifest: dict[str, Any], key: str) -> xr.Dataset:
                                   f"missing. {location.recovery}")
     try:
         if record is not None:
-            ds = read_part(part, record["metadata"], location)
+            ds = read_part(part, record["metadata"], location, rule_only=rule_only)
         else:
             with quiet_zarr():
                 ds = xr.open_zarr(str(part), chunks=None, mask_and_scale=False,
@@ -412,8 +414,8 @@ def stored_seeds(path: str | os.PathLike, manifest: dict[str, Any] | None = None
     """All seeds of a store (base and committed fragments) as fixed-width bytes."""
     path = Path(path)
     manifest = manifest or read_manifest(path)
-    return concat_seeds([np.asarray(open_part(path, manifest, key)["seed"].values)
-                         for key in part_keys(manifest)])
+    return concat_seeds([np.asarray(open_part(path, manifest, key, rule_only=True)["seed"]
+                                    .values) for key in part_keys(manifest)])
 
 
 def concat_seeds(arrays: list[np.ndarray]) -> np.ndarray:
@@ -434,23 +436,39 @@ def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
     """
     path = Path(path)
     manifest = read_manifest(path)
-    ds = combine_parts([open_part(path, manifest, key) for key in part_keys(manifest)],
+    ds = combine_parts(open_parts(path, manifest, part_keys(manifest)),
                        [b for f in manifest["fragments"] for b in f["batches"]])
     ds.encoding["source"] = str(path)
     return ds if chunks is None else ds.chunk(chunks)
 
 
+def open_parts(path: Path, manifest: dict[str, Any], keys: list[str]) -> list[xr.Dataset]:
+    """Parts of a store: the first whole, the others with their variables on ``rule`` only."""
+    return [open_part(path, manifest, key, rule_only=i > 0) for i, key in enumerate(keys)]
+
+
 def combine_parts(parts: list[xr.Dataset], batches: list[dict[str, Any]]) -> xr.Dataset:
     """Parts of a store as one lazy Dataset, in order; the provenance of the first part (the
-    converted sources and the batches merged into it) followed by ``batches``."""
+    converted sources and the batches merged into it) followed by ``batches``.
+
+    When every part carries checksums, the numeric columns on ``rule`` (the metrics) are read
+    together across the parts (:class:`~fsbi_data.parts.StoreColumns`); other variables of
+    several parts are concatenated lazily (:func:`~fsbi_data.lazy_rows.concat_variables`).
+    """
     first = parts[0]
     seeds = concat_seeds([np.asarray(p["seed"].values) for p in parts])
+    columns = None
+    if all("columns" in p.encoding for p in parts):
+        columns = StoreColumns([p.encoding["columns"] for p in parts])
     variables = {}
     for name, variable in first.variables.items():
         if name == "seed":
             continue
         if "rule" not in variable.dims:
             variable = variable.load()  # small per-parameter coordinates
+        elif columns is not None and name in columns.names:
+            data = indexing.LazilyIndexedArray(StoreColumnArray(columns, name))
+            variable = xr.Variable(variable.dims, data, variable.attrs)
         elif len(parts) > 1:
             variable = concat_variables([_part_variable(p, name, variable) for p in parts])
         variables[name] = variable
@@ -724,7 +742,7 @@ def _base_rows(path: Path, manifest: dict[str, Any]) -> int:
     record = manifest["parts"].get(manifest["base"])
     if record is not None:
         return record["rows"]
-    return open_part(path, manifest, manifest["base"]).sizes["rule"]
+    return open_part(path, manifest, manifest["base"], rule_only=True).sizes["rule"]
 
 
 def _supersede(manifest: dict[str, Any], keys: list[str]) -> None:
@@ -738,7 +756,7 @@ def _merge_fragments(path: Path, manifest: dict[str, Any], first: int) -> dict[s
     """Merge the fragments from position ``first`` on into one fragment (committed)."""
     merged = manifest["fragments"][first:]
     keys = [fragment_key(f) for f in merged]
-    ds = combine_parts([open_part(path, manifest, key) for key in keys], [])
+    ds = combine_parts(open_parts(path, manifest, keys), [])
     name = _publish_fragment(path, manifest, ds)
     manifest["fragments"][first:] = [{
         "name": name, "rows": sum(f["rows"] for f in merged),

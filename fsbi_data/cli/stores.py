@@ -127,4 +127,28 @@ def compact(path: Path) -> None:
     click.echo(f"{path}: one part, {manifest['base']}")
 
 
-commands: list[click.Command] = [convert, info, verify, compact]
+@click.command("append")
+@click.argument("store", type=click.Path(path_type=Path))
+@click.argument("records", type=click.Path(path_type=Path))
+@click.option("--allow-outside-prior", is_flag=True,
+              help="Accept rules outside the family's prior box (recorded in the provenance).")
+@click.option("--on-duplicate", type=click.Choice(["skip", "error"]), default="skip",
+              show_default=True, help="Rules whose seed is already stored: leave out, or refuse.")
+def append_records(store: Path, records: Path, allow_outside_prior: bool,
+                   on_duplicate: str) -> None:
+    """Append the rules of RECORDS (a .npy of released-format records of the store's family,
+    e.g. simulated elsewhere) to STORE, all or nothing, after checking every rule."""
+    import numpy as np
+
+    from ..converters.release import file_sha256, read_header
+    from ..store import append
+
+    header = read_header(records)
+    report = append(store, np.load(records, allow_pickle=False),
+                    provenance={"source": records.name, "sha256": file_sha256(header)},
+                    on_duplicate=on_duplicate, allow_outside_prior=allow_outside_prior)
+    click.echo(f"appended {report.appended:,} rule(s) to {store}; {len(report.skipped):,} "
+               f"already there")
+
+
+commands: list[click.Command] = [convert, info, verify, compact, append_records]
