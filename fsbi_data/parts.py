@@ -60,8 +60,9 @@ def read_part(part: Path, metadata: dict[str, str], location: PartLocation, *,
 
     ``metadata`` holds the sha256 of the part's metadata files, as the manifest records them.
     ``rule_only`` leaves out the variables that are not on ``rule`` (the coordinates on
-    ``param``, which every part holds alike). The part's :class:`PartColumns` is in
-    ``ds.encoding["columns"]``.
+    ``param``, which every part holds alike) and the numeric raw columns: read them from the
+    part's :class:`PartColumns`, which is in ``ds.encoding["columns"]`` (:class:`StoreColumns`
+    reads them for a whole store).
     """
     try:
         text = (part / METADATA_FILE).read_bytes()
@@ -80,6 +81,8 @@ def read_part(part: Path, metadata: dict[str, str], location: PartLocation, *,
     store = CheckedStore(part, metadata=metadata, location=location)
     variables = {}
     for name, meta in arrays.items():
+        if rule_only and columns.is_numeric(name):
+            continue
         dims = tuple(meta["dimension_names"])
         coord_names |= set(meta["attributes"].get("coordinates", "").split())
         if dims == (name,):

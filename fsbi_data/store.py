@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import datetime
@@ -374,7 +375,8 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
         raise ReleaseFormatError(f"{where}: field 'seed' holds a non-ASCII seed ({error}); "
                                  f"seeds must be ASCII identifiers such as md5 hex digests"
                                  ) from None
-    return encoded
+    width = int(np.char.str_len(encoded).max()) if encoded.size else 1
+    return encoded.astype(f"S{max(width, 1)}", copy=False)
 
 
 def open_part(path: Path, manifest: dict[str, Any], key: str, *,
@@ -483,6 +485,10 @@ def _part_variable(part: xr.Dataset, name: str, like: xr.Variable) -> xr.Variabl
     """A variable of one part; round flags a fragment does not hold are False there."""
     if name in part.variables:
         return part.variables[name]
+    columns = part.encoding.get("columns")
+    if columns is not None and name in columns.arrays:  # a raw column left out of the part
+        data = indexing.LazilyIndexedArray(columns.variable_data(name))
+        return xr.Variable(like.dims, data, like.attrs)
     if not name.startswith(ROUND_PREFIX):
         raise StoreError(f"a fragment of the store lacks the variable {name!r}")
     return xr.Variable(like.dims, np.zeros(part.sizes["rule"], dtype=like.dtype), like.attrs)
@@ -691,27 +697,71 @@ def publish_part(ds: xr.Dataset, dest: Path) -> dict[str, Any]:
 
 
 def write_part(ds: xr.Dataset, path: Path) -> None:
-    """Write a Dataset of the layout as a Zarr v3 group (seeds as ASCII bytes)."""
-    ds = ds.copy()
-    attrs = dict(ds.attrs)
-    if "seed" in ds.xindexes:
-        ds = ds.drop_indexes("seed")
-    ds = ds.assign_coords(seed=("rule", encode_seeds(ds["seed"].values, str(path))))
-    ds.attrs = attrs
-    ds = ds.assign_coords({name: ds[name].astype(str) for name in ds.coords
-                           if ds[name].dtype == object and "rule" not in ds[name].dims})
-    encoding = {name: variable_encoding(ds[name].shape, ds[name].dtype,
-                                        on_rule=ds[name].dims[:1] == ("rule",))
-                for name in ds.variables if ds[name].dims}
-    for name in list(ds.variables):
-        if name in encoding and ds[name].chunks and ds.sizes["rule"]:
-            # Dask chunks aligned with the Zarr chunks; raw columns are small: one read.
-            compressed = is_compressed(encoding[name]) and "rule" in ds[name].dims
-            ds[name] = ds[name].chunk({"rule": CHUNK_ROWS}) if compressed else ds[name].load()
-        ds[name].encoding = {}
+    """Write a Dataset of the layout as a Zarr v3 group (seeds as ASCII bytes, strings as
+    UTF-8), every chunk with its CRC32C, metadata consolidated.
+
+    Zarr's asynchronous API writes the arrays concurrently: one round creates them, then each
+    round writes one block of rows of every array (a chunk of :data:`CHUNK_ROWS` rows of the
+    compressed ones, raw columns whole), read from ``ds`` beforehand, so that memory stays
+    bounded when a whole store is compacted.
+    """
+    from zarr.api.asynchronous import consolidate_metadata, create_group
+    from zarr.core.sync import sync
+
+    arrays = {name: _array_of(name, variable) for name, variable in ds.variables.items()}
+    coordinates = " ".join(name for name in ds.coords if name not in ds.dims)
+    attrs = {**ds.attrs, **({"coordinates": coordinates} if coordinates else {})}
+
+    async def create() -> dict[str, Any]:
+        group = await create_group(store=str(path), zarr_format=3, attributes=attrs)
+        created = await asyncio.gather(*(_create_array(group, name, *array)
+                                         for name, array in arrays.items()))
+        return dict(zip(arrays, created, strict=True))
+
+    async def write(blocks: list[tuple[Any, slice, np.ndarray]]) -> None:
+        await asyncio.gather(*(array.setitem(rows, data) for array, rows, data in blocks))
+
     with quiet_zarr():
-        ds.to_zarr(path, mode="w-", zarr_format=3, encoding=encoding, consolidated=True,
-                   write_empty_chunks=True)
+        created = sync(create())
+        steps = {name: _rows_per_write(array[0], array[3]) for name, array in arrays.items()}
+        for block in range(max([-(-a[0].shape[0] // steps[n]) for n, a in arrays.items()
+                                if a[0].size] or [0])):
+            rows = {name: slice(block * step, (block + 1) * step)
+                    for name, step in steps.items() if block * step < arrays[name][0].shape[0]}
+            sync(write([(created[name], rows[name], np.asarray(arrays[name][0][rows[name]]
+                                                               .values)) for name in rows]))
+        sync(consolidate_metadata(str(path), zarr_format=3))
+
+
+def _array_of(name: str, variable: xr.Variable) -> tuple[Any, ...]:
+    """How one variable is stored: its data (lazy), dtype, fill value, encoding, attributes."""
+    data = variable if name != "seed" else xr.Variable(
+        variable.dims, encode_seeds(np.asarray(variable.values)))
+    dtype = data.dtype
+    if dtype.kind in "OUT":
+        strings = np.array(np.asarray(variable.values).tolist(), dtype=np.dtypes.StringDType())
+        data, dtype = xr.Variable(variable.dims, strings), str
+    fill = {"f": np.nan, "b": False, "S": b"", "U": ""}.get(np.dtype(dtype).kind, 0)
+    on_rule = variable.dims[:1] == ("rule",)
+    encoding = variable_encoding(variable.shape, data.dtype, on_rule=on_rule)
+    attrs = {k: v for k, v in variable.attrs.items() if k not in ("_FillValue", "coordinates")}
+    return data, dtype, fill, encoding, attrs
+
+
+def _rows_per_write(data: xr.Variable, encoding: dict[str, Any]) -> int:
+    """Rows written at once: one chunk of a compressed variable on ``rule``, else all."""
+    if data.dims[:1] == ("rule",) and is_compressed(encoding):
+        return encoding["chunks"][0]
+    return max(1, data.shape[0] if data.shape else 1)
+
+
+async def _create_array(group: Any, name: str, data: xr.Variable, dtype: Any, fill: Any,
+                        encoding: dict[str, Any], attrs: dict[str, Any]) -> Any:
+    chunks = encoding.get("chunks") or data.shape
+    return await group.create_array(
+        name, shape=data.shape, dtype=dtype, chunks=tuple(max(1, c) for c in chunks),
+        compressors=encoding["compressors"], fill_value=fill, attributes=attrs,
+        dimension_names=data.dims, config={"write_empty_chunks": True})
 
 
 # --- compaction -----------------------------------------------------------------------------
