@@ -915,7 +915,10 @@ def publish_new_store(path: Path, fam: Family, write_base: Any) -> Path:
             except OSError as error:
                 raise StoreConflictError(f"could not publish the store at {path}: {error}; "
                                          f"another process created it meanwhile") from None
-    except (NotADirectoryError, FileExistsError, PermissionError) as error:
+    except OSError as error:
+        if error.errno not in (errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM,
+                               errno.EROFS):
+            raise
         raise StoreError(f"cannot create the store {path}: {error.strerror} ({error.filename}); "
                          f"give a destination inside a writable folder") from None
     finally:

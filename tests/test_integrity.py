@@ -239,3 +239,35 @@ def test_a_read_only_store_refuses_appends_in_one_line(read_only_store):
         append(read_only_store, release_records("6pPol", 2, rng=5, first_salt=10**7))
     assert sorted(p.name for p in read_only_store.iterdir()) == before
     assert verify(read_only_store).ok
+
+
+def test_a_read_only_store_refuses_appends_through_the_cli(read_only_store, tmp_path):
+    np.save(tmp_path / "batch.npy", release_records("6pPol", 2, rng=5, first_salt=10**7))
+    run = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "append", str(read_only_store),
+                          str(tmp_path / "batch.npy")], capture_output=True, text=True)
+    assert run.returncode == 1 and len(run.stderr.splitlines()) == 1
+    assert "cannot write to the store" in run.stderr and "read-only" in run.stderr
+
+
+def test_converting_into_a_read_only_folder_is_one_clear_error(read_only_store, tmp_path):
+    np.save(tmp_path / "base.npy", release_records("6pPol", 5, rng=0))
+    dest = read_only_store.parent / "new.store"
+    with pytest.raises(StoreError, match=f"cannot create the store {dest}: "):
+        convert(tmp_path / "base.npy", dest)
+    run = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "convert",
+                          str(tmp_path / "base.npy"), str(dest)], capture_output=True, text=True)
+    assert run.returncode == 1 and len(run.stderr.splitlines()) == 1
+    assert not dest.exists()
+
+
+@pytest.mark.parametrize("damage", MANIFEST_DAMAGES)
+def test_a_damaged_manifest_is_one_line_through_the_cli(store, damage):
+    manifest_file = store / "fsbi-store.json"
+    manifest_file.write_text(json.dumps(MANIFEST_DAMAGES[damage](
+        json.loads(manifest_file.read_text()))))
+    for command in (["info", str(store)], ["query", str(store), "--plausible"]):
+        run = subprocess.run([sys.executable, "-m", "fsbi_data.cli", *command],
+                             capture_output=True, text=True)
+        assert run.returncode == 1 and run.stdout == ""
+        assert len(run.stderr.splitlines()) == 1 and run.stderr.startswith("error: ")
+        assert "manifest" in run.stderr
