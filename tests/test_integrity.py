@@ -19,6 +19,7 @@ import pytest
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import StoreError, StoreIntegrityError
+from fsbi_data.layout import records_from_dataset
 from fsbi_data.store import append, compact, open_path, read_manifest
 from fsbi_data.testing import release_records
 from fsbi_data.verification import verify
@@ -177,6 +178,12 @@ def test_a_format_1_store_opens_verifies_as_unchecked_and_compact_upgrades_it(tm
     cli = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "verify", str(store)],
                          capture_output=True, text=True)
     assert cli.returncode == 2 and "fsbi-data compact" in cli.stderr
+    batch = release_records("MLP", 4, rng=8, first_salt=10**6)
+    append(store, batch)  # a checksummed fragment beside the format-1 base
+    mixed = open_path(store)
+    assert records_from_dataset(mixed)[-4:].tobytes() == batch.tobytes()
+    assert verify(store).unchecked == ["base-000000"]
+    before = mixed.load()
     compact(store)
     assert verify(store).ok and read_manifest(store)["version"] == 2
     after = open_path(store)
