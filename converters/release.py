@@ -29,6 +29,7 @@ import numpy as np
 
 from ..catalog import lfs_pointer_advice
 from ..errors import DuplicateSeedError, ReleaseFormatError, StoreError
+from ..files import sha256_of
 from ..layout import ROUND_PREFIX, family_attrs, metric_attrs, param_coords
 from ..schema import Family, family, family_of_dtype
 from ..store import (
@@ -238,11 +239,7 @@ def iter_blocks(header: Header, rows: int | None = None,
 
 
 def file_sha256(header: Header) -> str:
-    digest = hashlib.sha256()
-    with open(header.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_of(header.path)
 
 
 def _reuse(dest: Path, src: Path, round_paths: Mapping[str, Path]) -> Path:

@@ -22,18 +22,15 @@ Examples
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import datetime
 import errno
 import fcntl
-import glob
 import hashlib
 import json
 import logging
 import os
 import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +48,7 @@ from .errors import (
     StoreError,
     StoreIntegrityError,
 )
+from .files import published, remove_abandoned
 from .integrity import (
     METADATA_FILE,
     PartLocation,
@@ -161,7 +159,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     manifest_path = path / MANIFEST
     if not path.exists():
-        remove_abandoned_siblings(path)
+        remove_abandoned(path)
         raise StoreError(f"no store at {path}: the path does not exist; create one with "
                          f"fsbi_data.convert(release_file, {str(path)!r})")
     try:
@@ -217,18 +215,11 @@ def new_manifest(family_name: str, base: str, base_record: dict[str, Any]) -> di
 
 
 def write_manifest(path: Path, manifest: dict[str, Any], *, durable: bool = True) -> None:
-    """Replace the manifest atomically (temporary file, fsync, ``os.replace``, fsync dir)."""
+    """Replace the manifest atomically (the commit point of every change of a store)."""
     manifest = {**manifest, "format": FORMAT, "version": FORMAT_VERSION}
     manifest["checksum"] = manifest_checksum(manifest)
-    tmp = path / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
-    with builtins.open(tmp, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.flush()
-        if durable:
-            os.fsync(f.fileno())
-    os.replace(tmp, path / MANIFEST)
-    if durable:
-        fsync_dir(path)
+    with published(path / MANIFEST, durable=durable) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def part_keys(manifest: dict[str, Any]) -> list[str]:
@@ -269,26 +260,6 @@ def recovery(manifest: dict[str, Any], key: str) -> str:
             f"came from. " + advice)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(path: Path) -> None:
-    """fsync every file and directory under ``path`` (a freshly written Zarr group)."""
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(root))
-
-
 @contextlib.contextmanager
 def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
     """Hold the store's writer lock (``flock`` on ``<store>/.lock``).
@@ -319,49 +290,6 @@ def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
-
-
-@contextlib.contextmanager
-def claimed_directory(path: Path) -> Iterator[Path]:
-    """Create the directory ``path`` and hold a lock on it while a writer fills it.
-
-    :func:`remove_abandoned_siblings` removes such directories whose writer died (their lock
-    is free), and never one that a live writer holds.
-    """
-    path.mkdir()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield path
-    finally:
-        os.close(fd)
-
-
-def abandoned_name(path: Path) -> str:
-    """The name of a temporary sibling in which ``path`` is built (``.name.<uuid>.tmp``)."""
-    return f".{path.name}.{uuid.uuid4().hex}.tmp"
-
-
-def remove_abandoned_siblings(path: Path) -> None:
-    """Remove the temporary siblings of ``path`` left by writers killed while building it."""
-    try:
-        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
-    except OSError:
-        return
-    for candidate in candidates:
-        try:
-            fd = os.open(candidate, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # a live writer holds it
-        else:
-            shutil.rmtree(candidate, ignore_errors=True)
-            logger.info("removed %s, left by a writer that was stopped", candidate)
-        finally:
-            os.close(fd)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -683,16 +611,9 @@ def _publish_fragment(path: Path, manifest: dict[str, Any], ds: xr.Dataset) -> s
 
 def publish_part(ds: xr.Dataset, dest: Path) -> dict[str, Any]:
     """Write ``ds`` as a part at ``dest`` (beside it first, then renamed); its record."""
-    tmp = dest.parent / abandoned_name(dest)
-    try:
-        with claimed_directory(tmp):
-            write_part(ds, tmp / "part")
-            fsync_tree(tmp)
-            record = part_record(tmp / "part")
-        os.rename(tmp / "part", dest)
-        fsync_dir(dest.parent)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with published(dest, directory=True) as tmp:
+        write_part(ds, tmp)
+        record = part_record(tmp)
     return record
 
 
@@ -899,30 +820,25 @@ def publish_new_store(path: Path, fam: Family, write_base: Any) -> Path:
     """Build a whole store beside ``path`` and publish it with one atomic rename.
 
     A writer killed meanwhile leaves its temporary sibling behind; the next attempt to
-    create or open ``path`` removes it (:func:`remove_abandoned_siblings`).
+    create or open ``path`` removes it (:func:`fsbi_data.files.remove_abandoned`).
     """
-    tmp = path.parent / abandoned_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_abandoned_siblings(path)
-        with claimed_directory(tmp):
+        remove_abandoned(path)
+        with published(path, directory=True) as tmp:
             base = "base-000000"
             write_base(tmp / base)
             write_manifest(tmp, new_manifest(fam.name, base, part_record(tmp / base)),
                            durable=False)
-            try:
-                os.rename(tmp, path)
-            except OSError as error:
-                raise StoreConflictError(f"could not publish the store at {path}: {error}; "
-                                         f"another process created it meanwhile") from None
     except OSError as error:
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST) and path.exists():
+            raise StoreConflictError(f"could not publish the store at {path}: {error}; "
+                                     f"another process created it meanwhile") from None
         if error.errno not in (errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM,
                                errno.EROFS):
             raise
         raise StoreError(f"cannot create the store {path}: {error.strerror} ({error.filename}); "
                          f"give a destination inside a writable folder") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 

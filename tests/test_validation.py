@@ -149,14 +149,14 @@ def test_an_abandoned_conversion_is_cleaned_on_the_next_convert_or_open(tmp_path
 
 
 def test_a_conversion_in_progress_is_not_removed(tmp_path):
-    from fsbi_data.store import claimed_directory, remove_abandoned_siblings
+    from fsbi_data.files import claimed, remove_abandoned
 
     dest = tmp_path / "busy.store"
-    with claimed_directory(tmp_path / ".busy.store.feedfacefeedface.tmp") as live:
+    with claimed(tmp_path / ".busy.store.feedfacefeedface.tmp") as live:
         (live / "part").mkdir()
-        remove_abandoned_siblings(dest)
+        remove_abandoned(dest)
         assert (live / "part").is_dir()
-    remove_abandoned_siblings(dest)
+    remove_abandoned(dest)
     assert not live.exists()
 
 

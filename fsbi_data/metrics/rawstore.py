@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import RawFormatError, StoreError
+from ..files import published
 from ..schema import family
 from .raw import AnalysisParams, SimulationResult, SpikeTrains, WeightTraces
 
@@ -104,9 +104,7 @@ def write_raw_store(results: Sequence[SimulationResult], dest: str | os.PathLike
     columns["weight_t"] = weight_t
     columns.update({f"weights_{c}": w for c, w in weights.items()})
 
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with published(dest, directory=True) as tmp:
         group = zarr.open_group(tmp, mode="w", zarr_format=3)
         for name, data in columns.items():
             chunks = (max(1, min(len(data), 1 << 20)),) + data.shape[1:] if name.endswith(
@@ -115,9 +113,6 @@ def write_raw_store(results: Sequence[SimulationResult], dest: str | os.PathLike
         group.attrs.update({"family": fam.name, "connections": list(connections),
                             "record_i": any(r.spikes_i is not None for r in completed),
                             "analysis_params": json.dumps(params.to_dict())})
-        os.rename(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

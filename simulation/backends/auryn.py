@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
+from fsbi_data.files import published, sha256_of
 from fsbi_data.metrics.raw import AnalysisParams, SimulationResult
 from fsbi_data.schema import family
 from fsbi_data.seeds import rule_seed
@@ -165,17 +166,9 @@ def build_key(auryn: AurynInstall, cxx: str | None = None) -> str:
         if source.is_file() and source.suffix in (".cpp", ".h", ""):
             digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
     digest.update(auryn.version.encode() + b"\0")
-    digest.update(_file_sha256(auryn.library).encode() + b"\0")
+    digest.update(sha256_of(auryn.library).encode() + b"\0")
     digest.update(str(cxx or compiler()).encode())
     return digest.hexdigest()[:16]
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
@@ -213,31 +206,26 @@ def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
     if not force and all((target / program_name(f)).is_file() for f in ("6pPol", "MLP")):
         return target
     base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=base))
+    if force and target.exists():
+        shutil.rmtree(target)
     try:
-        command = [make, "-C", str(CPP_DIR), f"OUT={staging}", f"CXX={cxx}",
-                   f"AURYN_INCLUDE={auryn.include_dir}", f"AURYN_LIB={auryn.lib_dir}"]
-        log.info("building the Auryn programs into %s", target)
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BackendUnavailableError(
-                f"building the Auryn programs against {auryn.root} failed (exit status "
-                f"{done.returncode}); compiler output (first lines):\n"
-                f"{done.stderr[:3000]}\nCheck that Auryn is built with the same compiler and "
-                f"Boost/MPI versions. {_INSTALL}"
-            )
-        (staging / "BUILD_INFO").write_text(
-            f"auryn_root={auryn.root}\nauryn_version={auryn.version}\ncxx={cxx}\n")
-        if force and target.exists():
-            shutil.rmtree(target)
-        try:
-            os.rename(staging, target)
-        except OSError:  # another process finished the same build first
-            if not all((target / program_name(f)).is_file() for f in ("6pPol", "MLP")):
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+        with published(target, directory=True) as staging:
+            command = [make, "-C", str(CPP_DIR), f"OUT={staging}", f"CXX={cxx}",
+                       f"AURYN_INCLUDE={auryn.include_dir}", f"AURYN_LIB={auryn.lib_dir}"]
+            log.info("building the Auryn programs into %s", target)
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise BackendUnavailableError(
+                    f"building the Auryn programs against {auryn.root} failed (exit status "
+                    f"{done.returncode}); compiler output (first lines):\n"
+                    f"{done.stderr[:3000]}\nCheck that Auryn is built with the same compiler "
+                    f"and Boost/MPI versions. {_INSTALL}"
+                )
+            (staging / "BUILD_INFO").write_text(
+                f"auryn_root={auryn.root}\nauryn_version={auryn.version}\ncxx={cxx}\n")
+    except OSError:  # another process finished the same build first
+        if not all((target / program_name(f)).is_file() for f in ("6pPol", "MLP")):
+            raise
     return target
 
 
