@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -55,13 +56,13 @@ SIMPLE_TYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "u
 
 
 def read_part(part: Path, metadata: dict[str, str], location: PartLocation, *,
-              rule_only: bool = False) -> xr.Dataset:
+              rule_only: bool = False) -> xr.Dataset | PartRows:
     """A part as a lazy Dataset: nothing but its root metadata file is read until used.
 
     ``metadata`` holds the sha256 of the part's metadata files, as the manifest records them.
-    ``rule_only`` leaves out the variables that are not on ``rule`` (the coordinates on
-    ``param``, which every part holds alike) and the numeric raw columns: read them from the
-    part's :class:`PartColumns`, which is in ``ds.encoding["columns"]`` (:class:`StoreColumns`
+    ``rule_only`` gives the variables on ``rule`` only, as :class:`PartRows` (the coordinates
+    on ``param`` are alike in every part), without the numeric raw columns: read them from the
+    part's :class:`PartColumns`, which is in ``encoding["columns"]`` (:class:`StoreColumns`
     reads them for a whole store).
     """
     try:
@@ -91,11 +92,31 @@ def read_part(part: Path, metadata: dict[str, str], location: PartLocation, *,
         variables[name] = xr.Variable(
             dims, indexing.LazilyIndexedArray(data),
             {k: v for k, v in meta["attributes"].items() if k not in XARRAY_ATTRS})
+    if rule_only:  # no Dataset to build: its merge of coordinates costs more than the rest
+        return PartRows(variables, {"rule": arrays["seed"]["shape"][0]},
+                        {"columns": columns}, attrs)
     ds = xr.Dataset({n: v for n, v in variables.items() if n not in coord_names},
                     coords={n: v for n, v in variables.items() if n in coord_names},
                     attrs=attrs)
     ds.encoding["columns"] = columns
     return ds
+
+
+@dataclass
+class PartRows:
+    """The variables on ``rule`` of a part (what a store needs of every part but the first):
+    ``variables``, ``sizes``, ``encoding`` and ``attrs`` as a Dataset has them."""
+
+    variables: dict[str, xr.Variable]
+    sizes: dict[str, int]
+    encoding: dict[str, Any]
+    attrs: dict[str, Any]
+
+    def __getitem__(self, name: str) -> xr.Variable:
+        return self.variables[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.variables
 
 
 def raw_dtype(meta: dict[str, Any]) -> np.dtype | None:

@@ -57,7 +57,7 @@ from .integrity import (
 )
 from .layout import ROUND_PREFIX, family_attrs
 from .lazy_rows import concat_variables
-from .parts import StoreColumnArray, StoreColumns, read_part
+from .parts import PartRows, StoreColumnArray, StoreColumns, read_part
 from .schema import Family, family
 from .seed_index import seed_coordinates
 
@@ -308,7 +308,7 @@ def encode_seeds(seeds: np.ndarray, where: str = "seeds") -> np.ndarray:
 
 
 def open_part(path: Path, manifest: dict[str, Any], key: str, *,
-              rule_only: bool = False) -> xr.Dataset:
+              rule_only: bool = False) -> xr.Dataset | PartRows:
     """One part of a store, lazily indexed (no Dask: reads go straight to Zarr).
 
     Parts of format version 2 are read by :func:`fsbi_data.parts.read_part`: every chunk and
@@ -372,12 +372,14 @@ def open_path(path: str | os.PathLike, chunks: Any = None) -> xr.Dataset:
     return ds if chunks is None else ds.chunk(chunks)
 
 
-def open_parts(path: Path, manifest: dict[str, Any], keys: list[str]) -> list[xr.Dataset]:
+def open_parts(path: Path, manifest: dict[str, Any], keys: list[str]
+               ) -> list[xr.Dataset | PartRows]:
     """Parts of a store: the first whole, the others with their variables on ``rule`` only."""
     return [open_part(path, manifest, key, rule_only=i > 0) for i, key in enumerate(keys)]
 
 
-def combine_parts(parts: list[xr.Dataset], batches: list[dict[str, Any]]) -> xr.Dataset:
+def combine_parts(parts: list[xr.Dataset | PartRows], batches: list[dict[str, Any]]
+                  ) -> xr.Dataset:
     """Parts of a store as one lazy Dataset, in order; the provenance of the first part (the
     converted sources and the batches merged into it) followed by ``batches``.
 
@@ -409,7 +411,7 @@ def combine_parts(parts: list[xr.Dataset], batches: list[dict[str, Any]]) -> xr.
     return ds
 
 
-def _part_variable(part: xr.Dataset, name: str, like: xr.Variable) -> xr.Variable:
+def _part_variable(part: xr.Dataset | PartRows, name: str, like: xr.Variable) -> xr.Variable:
     """A variable of one part; round flags a fragment does not hold are False there."""
     if name in part.variables:
         return part.variables[name]
