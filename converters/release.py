@@ -41,6 +41,7 @@ from ..store import (
     read_manifest,
     variable_encoding,
 )
+from ..version import __version__
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ DUPLICATE_CHOICES = ("error", "first", "last")
 
 
 def converter_version() -> str:
-    from .. import __version__
-
     return __version__
 
 

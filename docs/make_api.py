@@ -12,7 +12,7 @@ from pathlib import Path
 
 SECTIONS = {
     "Opening, fetching, converting, appending": [
-        "fsbi_data.store:open", "fsbi_data.catalog:fetch", "fsbi_data.catalog:datasets",
+        "fsbi_data.opening:open", "fsbi_data.catalog:fetch", "fsbi_data.catalog:datasets",
         "fsbi_data.converters:convert", "fsbi_data.store:append", "fsbi_data.store:compact",
         "fsbi_data.verification:verify", "fsbi_data.verification:VerifyReport",
     ],

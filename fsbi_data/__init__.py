@@ -24,11 +24,10 @@ from . import query as _query  # noqa: F401  (registers the ``.fsbi`` accessor)
 from .errors import FsbiDataError
 from .lazy_import import lazy_attributes
 from .schema import family
-
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {
-    "open": "fsbi_data.store:open",
+    "open": "fsbi_data.opening:open",
     "append": "fsbi_data.store:append",
     "compact": "fsbi_data.store:compact",
     "verify": "fsbi_data.verification:verify",

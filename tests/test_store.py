@@ -12,7 +12,7 @@ from fsbi_data.catalog import fetch
 from fsbi_data.errors import StoreError
 from fsbi_data.layout import provenance, round_names
 from fsbi_data.store import is_store, open_path, read_manifest
-from fsbi_data.store import open as open_store
+from fsbi_data.opening import open as open_store
 
 
 @pytest.mark.parametrize("name", ["6pPol", "MLP"])

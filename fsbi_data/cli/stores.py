@@ -60,8 +60,8 @@ def convert(src: Path, dest: Path, family_name: str | None, rounds: tuple[str, .
 def info(name_or_path: str, source: Path | None) -> None:
     """Describe a store or a released family: rules, parameters, metrics, rounds, provenance."""
     from ..layout import ROUND_PREFIX, provenance
+    from ..opening import open as open_store
     from ..schema import family
-    from ..store import open as open_store
 
     ds = open_store(name_or_path, source=source, progress=True)
     fam = family(ds.attrs["family"])
