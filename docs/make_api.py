@@ -1,6 +1,7 @@
-"""Write docs/api.md, the API reference, from the docstrings of the public API.
+"""Write docs/api.md (the API reference, from the docstrings of the public API) and
+docs/families.md (the two rule families, from ``fsbi_data.schema``, their one home).
 
-    python docs/make_api.py          # tests check that docs/api.md is up to date
+    python docs/make_api.py          # tests check that both are up to date
 """
 
 from __future__ import annotations
@@ -72,7 +73,38 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_families() -> str:
+    from fsbi_data.schema import FAMILIES
+
+    lines = ["# The rule families", "",
+             "Generated from `fsbi_data.schema` (the one home of these facts) by "
+             "`python docs/make_api.py`. Every bound is inclusive; NaN (a simulation that blew "
+             "up) fails every bound.", ""]
+    for fam in FAMILIES.values():
+        lines += [f"## {fam.name} (`{fam.task_name}`)", "", fam.description + ".", "",
+                  "Released records: " + ", ".join(
+                      f"`{name}` {fam.record_dtype[name].base.str}"
+                      + (f"×{fam.record_dtype[name].shape[0]}" if fam.record_dtype[name].shape
+                         else "") for name in fam.record_dtype.names) + ".", "",
+                  "### Parameters (θ) and prior box", "",
+                  "| index | name | connection | low | high | units |", "|---|---|---|---|---|---|"]
+        lines += [f"| {i} | `{p.name}` | {p.connection} | {p.low:g} | {p.high:g} | {p.units} |"
+                  for i, p in enumerate(fam.parameters)]
+        lines += ["", "### Metrics", "", "| name | long name | units | definition |",
+                  "|---|---|---|---|"]
+        lines += [f"| `{m.name}` | {m.long_name} | {m.units} | {m.description} |"
+                  for m in fam.metrics]
+        lines += ["", "### Criteria", "", "| set | conditions |", "|---|---|"]
+        for name in fam.criteria_names:
+            conditions = ", ".join(f"{c.low:g} ≤ `{c.metric}` ≤ {c.high:g}"
+                                   for c in fam.criteria(name))
+            lines.append(f"| `{name}` | {conditions} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 if __name__ == "__main__":
-    out = Path(__file__).with_name("api.md")
-    out.write_text(render())
-    sys.stdout.write(f"wrote {out}\n")
+    for name, text in (("api.md", render()), ("families.md", render_families())):
+        out = Path(__file__).with_name(name)
+        out.write_text(text)
+        sys.stdout.write(f"wrote {out}\n")

@@ -27,7 +27,7 @@ SAMPLE_SCALE = 0.02  # the embedded sample: 2 % of each released 6pPol file's ro
 SAMPLE_LABEL = "synthetic sample in the release format (NOT the paper's data)"
 RELEASE_LABEL = "the fSBI release (VogelsLab/fSBI, 6pPol _all file and rounds)"
 N_NEW_RULES = 4
-TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the tutorial's target (spec/data-release.md §8)
+TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the target of the paper's tutorial
 
 
 @dataclass

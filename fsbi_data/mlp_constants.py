@@ -1,4 +1,4 @@
-"""The fixed part of the MLP rule: ``rule_cst_part`` (spec/network-models.md §5.5, Appendix A).
+"""The fixed part of the MLP rule: ``rule_cst_part`` (``docs/simulation.md``).
 
 The 504 numbers are the trace time constants (indices 0-3), the first-layer weights W1
 (indices 4-303, row u = hidden unit, column k = input) and the second-layer weights W2
@@ -14,7 +14,7 @@ import hashlib
 
 import numpy as np
 
-#: SHA-256 of the 504 renderings joined with ``"a"`` (spec/network-models.md Appendix A.4).
+#: SHA-256 of the 504 renderings joined with ``"a"``.
 RULE_CST_PART_SHA256 = "6b8844c34d6c68bf296048d524e8e360f3468e5499c1529b1ed2a50d05a4b4ad"
 
 #: Trace time constants (s): tau_pre1, tau_pre2, tau_post1, tau_post2.

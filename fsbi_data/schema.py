@@ -3,8 +3,7 @@
 This module is the one place for these facts. Nothing else in the package writes a parameter
 index, a bound or a metric unit; everything asks a :class:`Family`.
 
-Sources: ``spec/data-release.md`` §3 (record layout, theta layout, prior bounds), §6
-(criteria) and ``spec/metrics.md`` §3 (metric definitions and units).
+``docs/families.md`` shows these facts as tables (generated from this module).
 
 Examples
 --------
@@ -47,7 +46,7 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Metric:
-    """One network metric of the released files (``spec/metrics.md`` §3)."""
+    """One network metric of the released files (definitions in ``docs/families.md``)."""
 
     name: str
     long_name: str
@@ -65,10 +64,6 @@ class Condition:
     low: float
     high: float
 
-    def holds(self, values: np.ndarray) -> np.ndarray:
-        """Boolean mask of the values meeting the condition (NaN fails)."""
-        values = np.asarray(values)
-        return (values >= self.low) & (values <= self.high)
 
 
 _METRICS: tuple[Metric, ...] = (
@@ -122,14 +117,13 @@ _METRICS: tuple[Metric, ...] = (
 )
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _METRICS})
 
-# Bounds of the paper's notebooks (spec/data-release.md §6.1): the ones behind the published
-# figures. ``ANALYSE_CONDITION_BOUNDS`` are the differing ones of the original code's
-# ``condition()`` (spec/metrics.md §5.2), available under the criteria name "analyse".
+# Bounds of the paper's notebooks: the ones behind the published figures.
+# ``ANALYSE_CONDITION_BOUNDS`` are the differing ones of the original code's ``condition()``,
+# available under the criteria name "analyse".
 FIGURE_BOUNDS: Mapping[str, tuple[float, float]] = MappingProxyType({
     "rate": (1.0, 50.0),
     "rate_i": (1.0, 50.0),
     "cv_isi": (0.7, 1000.0),
-    "kl_isi": (0.0, 0.5),
     "spatial_Fano": (0.5, 2.5),
     "temporal_Fano": (0.5, 2.5),
     "auto_cov": (0.0, 0.1),
@@ -231,12 +225,12 @@ class Family:
     def plausible_range(self, metric: str) -> tuple[float, float] | None:
         """The paper's plausible range of a metric (figure bounds), or None."""
         self.metric(metric)
-        return FIGURE_BOUNDS.get(metric) if metric != "kl_isi" else None
+        return FIGURE_BOUNDS.get(metric)
 
     # --- release record layout ----------------------------------------------------------------
     @property
     def record_dtype(self) -> np.dtype:
-        """The dtype of the released ``.npy`` records (spec/data-release.md §3.1)."""
+        """The dtype of the released ``.npy`` records (``docs/families.md``)."""
         fields = [("seed", f"<U{SEED_LENGTH}"), ("theta", "<f8", (self.n_theta,))]
         fields += [(m, "<f8") for m in self.metric_names]
         return np.dtype(fields)
@@ -391,7 +385,7 @@ def family(name: str | Family) -> Family:
 def family_of_dtype(dtype: np.dtype) -> Family:
     """The family whose released record layout has exactly the fields of ``dtype``.
 
-    Raises :class:`~fsbi_data.errors.UnknownNameError` naming the closest family and the
+    Raises :class:`~fsbi_data.errors.ReleaseFormatError` naming the closest family and the
     differences when no family matches.
     """
     from .errors import ReleaseFormatError

@@ -117,11 +117,14 @@ def _metric_columns(fam: Family, n: int, rng: np.random.Generator, rate_poisson:
     }
     from .schema import FIGURE_BOUNDS
 
+    # Plausible rows of the sample fall inside the figure bounds; kl_isi has none in any
+    # criteria set, and its values are drawn inside (0, 0.5) as in the release.
+    shaping = {**FIGURE_BOUNDS, "kl_isi": (0.0, 0.5)}
     out = {}
     k = int(plausible.sum())
     for name in fam.metric_names:
         values = wild[name]
-        low, high = FIGURE_BOUNDS[name]
+        low, high = shaping[name]
         if name == "cv_isi":
             high = 1.5
         values[plausible] = low + (high - low) * rng.uniform(0.02, 0.98, k)

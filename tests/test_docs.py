@@ -12,6 +12,8 @@ def test_api_reference_is_up_to_date():
     spec.loader.exec_module(make_api)
     assert (DOCS / "api.md").read_text() == make_api.render(), \
         "docs/api.md is stale: run python docs/make_api.py"
+    assert (DOCS / "families.md").read_text() == make_api.render_families(), \
+        "docs/families.md is stale: run python docs/make_api.py"
 
 
 def test_every_documented_object_has_a_docstring():

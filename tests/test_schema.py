@@ -7,7 +7,6 @@ from fsbi_data.errors import ReleaseFormatError, UnknownNameError
 from fsbi_data.schema import (
     ACCUMULATION_GROUPS,
     FAMILIES,
-    Condition,
     family,
     family_of_dtype,
 )
@@ -69,10 +68,17 @@ def test_tutorial_sets():
     assert len(family("MLP").criteria("plausible_mlp_corr")) == 14
 
 
-def test_condition_is_inclusive_and_nan_fails():
-    cond = Condition("rate", 1.0, 50.0)
-    values = np.array([1.0, 50.0, np.nextafter(1.0, 0), np.nextafter(50.0, 100), np.nan, np.inf])
-    assert cond.holds(values).tolist() == [True, True, False, False, False, False]
+def test_bounds_are_inclusive_and_nan_fails():
+    from fsbi_data.layout import dataset_from_records
+    from fsbi_data.testing import release_records
+
+    records = release_records("6pPol", 6, rng=0)
+    records["rate"] = [1.0, 50.0, np.nextafter(1.0, 0), np.nextafter(50.0, 100), np.nan, np.inf]
+    ds = dataset_from_records(records, "6pPol")
+    (condition,) = [c for c in family("6pPol").criteria("plausible") if c.metric == "rate"]
+    assert (condition.low, condition.high) == (1.0, 50.0)
+    mask = ds.fsbi.mask(rate=(condition.low, condition.high))
+    assert mask.values.tolist() == [True, True, False, False, False, False]
 
 
 def test_unknown_names_list_the_valid_ones():

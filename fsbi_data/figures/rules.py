@@ -11,7 +11,7 @@ from ..mlp_constants import RULE_CST_PART
 from ..schema import family
 from .style import CONNECTION_COLOURS, paper_style
 
-# The paper's example rules (spec/data-release.md §7.1.3 and §7.2.3).
+# The paper's example rules (``docs/figures.md``).
 EXAMPLE_POLYNOMIAL = np.array([
     0.04660005, 0.02327882, 0.49659052, -0.35899994, -0.37540221, -1.278193, 0.0707294,
     0.07955258, 0.63596439, -1.72025657, 0.56049812, 0.06629736, 0.03651253, 0.04398145,

@@ -1,4 +1,4 @@
-"""Network metrics of simulations (``spec/metrics.md``), raw outputs and their readers.
+"""Network metrics of simulations (``docs/metrics.md``), raw outputs and their readers.
 
 - :func:`compute` — every metric of one :class:`SimulationResult`;
 - :func:`read_auryn` — a finished Auryn run's monitor files as a :class:`SimulationResult`;

@@ -3,7 +3,7 @@
 Each function takes spike trains (:class:`~fsbi_data.metrics.raw.SpikeTrains`) or weight
 traces (:class:`~fsbi_data.metrics.raw.WeightTraces`) and an
 :class:`~fsbi_data.metrics.raw.AnalysisParams`, and returns a float. The definitions follow
-``spec/metrics.md`` §2–§4 exactly, quirks included: bin edges from ``numpy.arange``, the last
+``docs/metrics.md`` exactly, quirks included: bin edges from ``numpy.arange``, the last
 partial interval dropped and the last bin closed, CV only for neurons with at least 4 spikes,
 Fano 0 for at most 3 spikes, ``auto_cov`` 1 for nearly silent neurons, the ``kl_isi`` rate
 switch at 0.1 Hz and its non-renormalised reference, strict windows in ``w_blow``, and the
@@ -53,7 +53,7 @@ _EXACT_PRODUCT_LIMIT = 2 ** 31
 _THRESHOLD_MARGIN = 1e-9
 
 
-# --- shared machinery (spec/metrics.md §2) ---------------------------------------------------
+# --- shared machinery -------------------------------------------------------------------------
 
 def recorded(trains: SpikeTrains, n_recorded: int) -> SpikeTrains:
     """The first ``n_recorded`` neurons of ``trains`` (the neurons the metrics are about)."""
@@ -188,7 +188,7 @@ def weight_samples_in_window(traces: WeightTraces, connection: str,
     return traces.weights[connection][:, keep].ravel()
 
 
-# --- metrics of the released files (spec/metrics.md §3) -------------------------------------
+# --- metrics of the released files ----------------------------------------------------------
 
 def rate(trains: SpikeTrains, params: AnalysisParams) -> float:
     """Mean excitatory rate: (total spikes / n_recorded) / ls, in that order (§3.1)."""
@@ -517,7 +517,7 @@ def final_mean_weight(traces: WeightTraces, connection: str) -> float:
     return float(np.mean(traces.weights[connection][:, -1]))
 
 
-# --- task metrics of the familiarity/novelty task (spec/metrics.md §4) -----------------------
+# --- task metrics of the familiarity/novelty task --------------------------------------------
 
 BND_TASK_KEYS = ("lpt", "lt", "lb0", "lb1", "lp", "lb2")
 

@@ -16,7 +16,7 @@ A store is written to a temporary sibling and renamed into place, so it is never
 Examples
 --------
 >>> write_raw_store(results, "raw.zarr", "6pPol")         # doctest: +SKIP
->>> read_simulation("raw.zarr", 0)                        # doctest: +SKIP
+>>> read_simulations("raw.zarr", 0, 1)                        # doctest: +SKIP
 """
 
 from __future__ import annotations
