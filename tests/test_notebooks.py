@@ -9,8 +9,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 4
+def test_the_tutorial_names_every_notebook():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert NOTEBOOKS, "the tutorial notebooks are missing"
+    assert [p.name for p in NOTEBOOKS if p.name not in readme] == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
