@@ -40,4 +40,6 @@ __all__ = ["FsbiDataError", "__version__", "family", *_LAZY]
 
 
 # Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
-__getattr__ = lazy_attributes(__name__, _LAZY)
+SUBMODULES = ("catalog", "converters", "figures", "inference", "layout", "metrics", "query",
+              "schema", "simulation", "store", "testing")
+__getattr__ = lazy_attributes(__name__, _LAZY, SUBMODULES)

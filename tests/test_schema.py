@@ -100,3 +100,14 @@ def test_family_of_dtype_names_the_difference():
     short = np.dtype([("seed", "<U64"), ("theta", "<f8", (24,)), ("rate", "<f8")])
     with pytest.raises(ReleaseFormatError, match="theta has 24 entries"):
         family_of_dtype(short)
+
+
+def test_submodules_are_attributes_of_the_package():
+    import subprocess
+    import sys
+
+    code = ("import fsbi_data; print(fsbi_data.inference.__name__, fsbi_data.figures.__name__,"
+            " fsbi_data.simulation.__name__)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.split() == ["fsbi_data.inference", "fsbi_data.figures",
+                                  "fsbi_data.simulation"], run.stderr

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
+import xarray as xr
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-import xarray as xr  # noqa: E402
+from ..layout import provenance
 
 CONNECTION_COLOURS = {"ee": "#d62728", "ei": "#ff7f0e", "ie": "#1f77b4", "ii": "#17becf"}
 ROUND_COLOURS = {"pi0": "#bdbdbd", "pi1": "#9ecae1", "pi2": "#4292c6", "pi3": "#08306b"}
@@ -35,8 +32,7 @@ def paper_style() -> Iterator[None]:
 
 def data_label(ds: xr.Dataset) -> str:
     """What data a panel shows: the family and the sources of the Dataset, as one line."""
-    sources = json.loads(ds.attrs.get("provenance", "[]"))
-    names = sorted({s.get("source") or s.get("name") or s.get("kind", "?") for s in sources
-                    if isinstance(s, dict)})
+    names = sorted({s.get("source") or s.get("name") or s.get("kind", "?")
+                    for s in provenance(ds) if isinstance(s, dict)})
     origin = ds.attrs.get("data_origin") or ", ".join(n for n in names if n) or "in-memory data"
     return f"{ds.attrs.get('family', '?')}: {origin} ({ds.sizes.get('rule', 0):,} rules)"
