@@ -13,7 +13,7 @@ Examples
 >>> import numpy as np, xarray as xr
 >>> ds = xr.Dataset({"rate": ("rule", [1.0, 2.0, 3.0])},
 ...                 coords={"seed": ("rule", np.array(["a", "b", "c"]))})
->>> ds = ds.drop_indexes("seed").set_xindex("seed", SeedIndex)
+>>> ds = ds.set_xindex("seed", SeedIndex)
 >>> float(ds.sel(seed="b").rate)
 2.0
 """
