@@ -31,7 +31,7 @@ from ..catalog import lfs_pointer_advice
 from ..errors import DuplicateSeedError, ReleaseFormatError, StoreError
 from ..files import sha256_of
 from ..layout import ROUND_PREFIX, family_attrs, metric_attrs, param_coords
-from ..schema import Family, family, family_of_dtype
+from ..schema import Family, family, family_of_dtype, layout_problems, record_layouts
 from ..store import (
     CHUNK_ROWS,
     encode_seeds,
@@ -182,22 +182,11 @@ def check_family(header: Header, path: Path, expected: str | Family | None) -> F
             raise ReleaseFormatError(f"{path}: {error}") from None
     else:
         fam = family(expected)
-        names = tuple(dtype.names)
-        missing = [n for n in fam.record_dtype.names if n not in names]
-        unknown = [n for n in names if n not in fam.record_dtype.names]
-        theta = dtype["theta"].shape if "theta" in names else None
-        problems = []
-        if missing:
-            problems.append(f"missing fields {missing}")
-        if unknown:
-            problems.append(f"unknown fields {unknown}")
-        if theta is not None and theta != (fam.n_theta,):
-            problems.append(f"theta of {theta[0] if theta else 1} entries, expected "
-                            f"{fam.n_theta}")
+        problems = layout_problems(dtype, fam)
         if problems:
             raise ReleaseFormatError(
                 f"{path} does not hold {fam.name} records: {'; '.join(problems)}; check the "
-                f"family (6pPol: 25 theta entries and 17 metrics, MLP: 23 and 15)")
+                f"family ({record_layouts()})")
     for name in dtype.names:
         kind = dtype[name].base.kind if name != "seed" else dtype[name].kind
         wanted = "U" if name == "seed" else "f"

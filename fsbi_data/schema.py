@@ -391,20 +391,41 @@ def family_of_dtype(dtype: np.dtype) -> Family:
     from .errors import ReleaseFormatError
 
     names = tuple(dtype.names or ())
-    for fam in FAMILIES.values():
-        if names == fam.record_dtype.names and dtype["theta"].shape == (fam.n_theta,):
-            return fam
     if "theta" not in names or "seed" not in names:
         raise ReleaseFormatError(
             f"record fields {names} lack 'seed' and/or 'theta'; a released fSBI file has "
-            f"'seed', 'theta' and one field per metric"
+            f"'seed', 'theta' and one field per metric ({record_layouts()})"
         )
+    problems = {fam.name: layout_problems(dtype, fam) for fam in FAMILIES.values()}
+    for fam in FAMILIES.values():
+        if not problems[fam.name]:
+            return fam
     n_theta = dtype["theta"].shape[0] if dtype["theta"].shape else 1
-    best = min(FAMILIES.values(), key=lambda f: abs(f.n_theta - n_theta))
-    missing = [m for m in best.metric_names if m not in names]
-    unknown = [n for n in names if n not in ("seed", "theta") and n not in best.metric_names]
+    best = min(FAMILIES.values(), key=lambda f: (abs(f.n_theta - n_theta), len(problems[f.name])))
     raise ReleaseFormatError(
-        f"record layout matches no family: theta has {n_theta} entries (6pPol 25, MLP 23); "
-        f"closest family {best.name}: missing metrics {missing or 'none'}, unknown fields "
-        f"{unknown or 'none'}"
+        f"record layout matches no family: theta has {n_theta} entries ({record_layouts()}); "
+        f"closest family {best.name}: {'; '.join(problems[best.name])}"
     )
+
+
+def layout_problems(dtype: np.dtype, fam: Family) -> list[str]:
+    """How a record dtype differs from the released layout of ``fam`` (empty: it matches)."""
+    names = tuple(dtype.names or ())
+    expected = fam.record_dtype.names
+    problems = []
+    missing = [n for n in expected if n not in names]
+    unknown = [n for n in names if n not in expected]
+    if missing:
+        problems.append(f"missing fields {missing}")
+    if unknown:
+        problems.append(f"unknown fields {unknown}")
+    if "theta" in names and dtype["theta"].shape != (fam.n_theta,):
+        n_theta = dtype["theta"].shape[0] if dtype["theta"].shape else 1
+        problems.append(f"theta of {n_theta} entries, expected {fam.n_theta}")
+    return problems
+
+
+def record_layouts() -> str:
+    """The released record layouts in one phrase: theta entries and metrics per family."""
+    return ", ".join(f"{fam.name}: {fam.n_theta} theta entries and {len(fam.metric_names)} "
+                     f"metrics" for fam in FAMILIES.values())

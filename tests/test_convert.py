@@ -238,7 +238,7 @@ def drop_field(records: np.ndarray, name: str) -> np.ndarray:
 def test_missing_metric_is_named(tmp_path):
     src = save(tmp_path / "m.npy", drop_field(release_records("6pPol", 10, rng=1), "fft"))
     with pytest.raises(ReleaseFormatError, match=r"m\.npy.*closest family 6pPol: missing "
-                                                 r"metrics \['fft'\]"):
+                                                 r"fields \['fft'\]"):
         convert(src, tmp_path / "store")
     with pytest.raises(ReleaseFormatError, match=r"missing fields \['fft'\]"):
         convert(src, tmp_path / "store", "6pPol")

@@ -95,7 +95,7 @@ def test_unknown_names_list_the_valid_ones():
 def test_family_of_dtype_names_the_difference():
     assert family_of_dtype(family("MLP").record_dtype).name == "MLP"
     fields = [f for f in family("6pPol").record_dtype.descr if f[0] != "fft"]
-    with pytest.raises(ReleaseFormatError, match=r"missing metrics \['fft'\]"):
+    with pytest.raises(ReleaseFormatError, match=r"closest family 6pPol: missing fields \['fft'\]"):
         family_of_dtype(np.dtype(fields))
     short = np.dtype([("seed", "<U64"), ("theta", "<f8", (24,)), ("rate", "<f8")])
     with pytest.raises(ReleaseFormatError, match="theta has 24 entries"):
