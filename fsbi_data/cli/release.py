@@ -6,15 +6,19 @@ from pathlib import Path
 
 import click
 
+from .stores import table as text_table
+
 
 def _size(size: float | None) -> str:
     if size is None or size != size:
         return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit in ("kB", "MB"):
         size /= 1000
-    raise AssertionError("unreachable")
+        if size < 1000:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1000:.1f} GB"
 
 
 @click.command()
@@ -24,24 +28,13 @@ def datasets() -> None:
     from ..catalog import datasets as list_datasets
 
     table = list_datasets().astype(object).where(lambda t: t.notna(), None)
-    header = ("name", "role", "rows", "size", "cached")
-    lines = [
+    rows = [
         (row.name, row.role + (f" {row.round}" if row.round else ""),
          "-" if row.rows is None else f"{row.rows:,}", _size(row.size),
          "yes" if row.cached else "no")
         for row in table.itertuples(index=False)
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    align = ("<", "<", ">", ">", "<")
-
-    def fmt(cells: tuple[str, ...]) -> str:
-        padded = (f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths, strict=True))
-        return "  ".join(padded).rstrip()
-
-    click.echo(fmt(header))
-    click.echo("  ".join("-" * w for w in widths))
-    for line in lines:
-        click.echo(fmt(line))
+    click.echo(text_table(("name", "role", "rows", "size", "cached"), rows, "<<>><"))
     click.echo(f"\ncache: {cache_dir()}")
 
 
