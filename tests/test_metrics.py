@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsbi_data.errors import RawFormatError, UnknownNameError
-from fsbi_data.metrics import compute
+from fsbi_data.metrics import autocorrelation as ac
+from fsbi_data.metrics import binning, compute
 from fsbi_data.metrics import functions as f
 from fsbi_data.metrics.raw import AnalysisParams, SimulationResult, SpikeTrains, WeightTraces
 
@@ -211,7 +212,7 @@ def test_unknown_metric_names():
 def test_bin_index_equals_numpy_histogram(steps, bin_size):
     times = np.round(np.array(steps, dtype=np.float64) * 1e-4, 4)
     edges = f.bin_edges(60.0, 70.0, bin_size)
-    index = f.bin_index(times, edges)
+    index = binning.bin_index(times, edges)
     counts = np.bincount(index[index >= 0], minlength=edges.size - 1)
     assert np.array_equal(counts, np.histogram(times, bins=edges)[0])
     expected = np.searchsorted(edges, times, side="right") - 1
@@ -222,7 +223,7 @@ def test_bin_index_equals_numpy_histogram(steps, bin_size):
 def test_bin_index_does_not_count_nan_or_infinite_times():
     times = np.array([np.nan, -np.inf, 60.005, np.inf, 69.99])
     edges = f.bin_edges(60.0, 70.0, 0.01)
-    index = f.bin_index(times, edges)
+    index = binning.bin_index(times, edges)
     assert index.tolist() == [-1, -1, 0, -1, -1]
     counts = np.bincount(index[index >= 0], minlength=edges.size - 1)
     assert np.array_equal(counts, np.histogram(times, bins=edges)[0])
@@ -239,7 +240,7 @@ def reference_auto_cov(trains, params):
     values = []
     for n in range(params.n_recorded):
         x = np.histogram(trains.neuron(n), bins=edges)[0]
-        if np.std(x) > f.AUTO_COV_MIN_STD:
+        if np.std(x) > ac.AUTO_COV_MIN_STD:
             y = x - np.mean(x)
             g = correlate(y, y, mode="full", method="direct")
             a = np.abs(g) / np.max(g)
@@ -257,9 +258,9 @@ def both_autocorrelations(trains, params):
     max_lag = min(int(params.window_view_auto_cov / params.bin_size_medium), n_bins - 1)
     neuron, bins = f.counted_spikes(trains, edges)
     totals = np.bincount(neuron, minlength=trains.n_neurons)
-    pairs = f.pair_autocorrelation(neuron, bins, totals, n_bins, max_lag)
-    counts = f.count_matrix(neuron, bins, trains.n_neurons, n_bins)
-    return pairs, f.fft_autocorrelation(counts, max_lag)
+    pairs = ac.pair_autocorrelation(neuron, bins, totals, n_bins, max_lag)
+    counts = binning.count_matrix(neuron, bins, trains.n_neurons, n_bins)
+    return pairs, ac.fft_autocorrelation(counts, max_lag)
 
 
 @st.composite
@@ -320,12 +321,12 @@ def test_lag_products_and_edge_totals_count_spikes_exactly(trains, setting):
     max_lag = min(int(window / bin_size), n_bins - 1)
     counts = f.binned_counts(trains, edges)
     neuron, bins = f.counted_spikes(trains, edges)
-    products = f.lag_products(neuron, bins, trains.n_neurons, n_bins, max_lag)
+    products = ac.lag_products(neuron, bins, trains.n_neurons, n_bins, max_lag)
     expected = np.stack([np.sum(counts[:, :n_bins - m] * counts[:, m:], axis=1)
                          for m in range(max_lag + 1)], axis=1)
     assert np.array_equal(products, expected)
     edges_first_last = np.cumsum(counts[:, :max_lag] + counts[:, ::-1][:, :max_lag], axis=1)
-    assert np.array_equal(f.edge_totals(neuron, bins, trains.n_neurons, n_bins, max_lag),
+    assert np.array_equal(ac.edge_totals(neuron, bins, trains.n_neurons, n_bins, max_lag),
                           edges_first_last)
 
 
@@ -357,14 +358,14 @@ def test_auto_cov_threshold_ties_are_decided_by_numpy(n_bins):
     counts = f.binned_counts(trains, edges)
     assert counts.sum() == n_bins and np.sum(counts ** 2) == n_bins + 2 * doubled
     (active, _), (numpy_active, _) = both_autocorrelations(trains, params)
-    assert active[0] == numpy_active[0] == (np.std(counts[0]) > f.AUTO_COV_MIN_STD)
+    assert active[0] == numpy_active[0] == (np.std(counts[0]) > ac.AUTO_COV_MIN_STD)
     assert f.auto_cov(trains, params) == reference_auto_cov(trains, params)
 
 
 def test_auto_cov_counts_pairs_for_sparse_trains_and_uses_the_fft_for_dense_ones():
     rng = np.random.default_rng(0)
     n_bins, max_lag = 999, 50
-    assert f.pair_counting_pays(rng.poisson(100, 1000), n_bins, max_lag)  # 10 Hz
-    assert not f.pair_counting_pays(rng.poisson(5000, 1000), n_bins, max_lag)  # 500 Hz
+    assert ac.pair_counting_pays(rng.poisson(100, 1000), n_bins, max_lag)  # 10 Hz
+    assert not ac.pair_counting_pays(rng.poisson(5000, 1000), n_bins, max_lag)  # 500 Hz
     # A neuron with so many spikes that K² g_m could overflow int64 takes the FFT.
-    assert not f.pair_counting_pays(np.array([2**31 // n_bins]), n_bins, max_lag)
+    assert not ac.pair_counting_pays(np.array([2**31 // n_bins]), n_bins, max_lag)
