@@ -110,7 +110,7 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
         "std_rate_temporal": lambda: f.std_rate_temporal(recorded(), p, activity()),
         "std_rate_spatial": lambda: f.std_rate_spatial(recorded(), p),
         "std_cv": lambda: f.std_cv(recorded(), p, cvs()),
-        "w_creep": lambda: f.w_creep(weights, p),
+        "w_creep": lambda: f.w_creep(weights),
         "rate_i": lambda: f.rate_i(result.spikes_i, p),
         **{name: (lambda c=c: f.final_mean_weight(weights, c))
            for name, c in WEIGHT_METRICS.items()},

@@ -229,7 +229,7 @@ def w_blow(traces: WeightTraces, params: AnalysisParams) -> float:
     return float(sum(fractions) / len(fractions))
 
 
-def w_creep(traces: WeightTraces, params: AnalysisParams | None = None) -> float:
+def w_creep(traces: WeightTraces) -> float:
     """Largest relative drift of a connection's mean weight, first to last sample (§3.12)."""
     creep = 0.0
     for connection in traces.connections:
