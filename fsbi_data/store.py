@@ -56,6 +56,7 @@ from .integrity import (
     metadata_checksums,
 )
 from .layout import ROUND_PREFIX, family_attrs
+from .layout import provenance as recorded_provenance
 from .lazy_rows import concat_variables
 from .parts import PartRows, StoreColumnArray, StoreColumns, read_part
 from .schema import Family, family
@@ -407,8 +408,7 @@ def combine_parts(parts: list[xr.Dataset | PartRows], batches: list[dict[str, An
         variables[name] = variable
     coords = {name: variables.pop(name) for name in first.coords if name in variables}
     ds = xr.Dataset(variables, coords=coords).assign_coords(seed_coordinates(seeds))
-    sources = json.loads(first.attrs.get("provenance", "[]"))
-    ds.attrs = {**first.attrs, "provenance": json.dumps(sources + batches)}
+    ds.attrs = {**first.attrs, "provenance": json.dumps(recorded_provenance(first) + batches)}
     return ds
 
 
