@@ -238,6 +238,10 @@ class FsbiAccessor:
 
     # --- rounds -----------------------------------------------------------------------------
     def round_mask(self, label: str) -> xr.DataArray:
+        if not isinstance(label, str):
+            raise QueryError(
+                f"a round is named by its label, such as 'pi3', not {label!r}; rounds: "
+                f"{', '.join(round_names(self._ds)) or 'none'}")
         name = ROUND_PREFIX + label
         if name not in self._ds:
             raise UnknownNameError(

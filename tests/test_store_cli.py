@@ -61,3 +61,33 @@ def test_convert_reuses_store(tmp_path):
     assert run("convert", str(src), "s", cwd=tmp_path).returncode == 0
     assert (tmp_path / "s" / "fsbi-store.json").stat().st_mtime_ns == before
     assert open_path(tmp_path / "s").sizes["rule"] == 500
+
+
+def test_info_summarises_many_batches_in_short_lines(tmp_path):
+    from fsbi_data.store import append, create
+    from fsbi_data.testing import release_records
+
+    store = create(tmp_path / "s.store", "6pPol")
+    for k in range(8):
+        append(store, release_records("6pPol", 2, rng=k, first_salt=10**6 * (k + 1)),
+               provenance={"backend": "brian2", "network_seeds": list(range(200))})
+    run = subprocess.run([sys.executable, "-m", "fsbi_data.cli", "info", str(store)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    provenance_lines = [line for line in lines if line.startswith(("batch ", "source "))]
+    assert provenance_lines and max(map(len, provenance_lines)) <= 140
+    assert sum(line.startswith("batch ") for line in lines) == 5
+    assert "... and 3 earlier batches (6 rules)" in run.stdout
+
+
+def test_a_round_named_by_a_number_is_one_clear_error(tmp_path):
+    import pytest
+
+    from fsbi_data.errors import QueryError
+    from fsbi_data.layout import dataset_from_records
+    from fsbi_data.testing import release_records
+
+    ds = dataset_from_records(release_records("6pPol", 5, rng=0), "6pPol")
+    with pytest.raises(QueryError, match="named by its label, such as 'pi3', not 3"):
+        ds.fsbi.round(3)

@@ -86,16 +86,29 @@ def info(name_or_path: str, source: Path | None) -> None:
         click.echo(table(("round", "rules"),
                          [(v[len(ROUND_PREFIX):], f"{int(counts[v]):,}") for v in rounds], "<>"))
     click.echo()
+    records = provenance(ds)
+    batches = [r for r in records if r.get("kind") == "batch"]
+    shown = [r for r in records if r.get("kind") != "batch"] + batches[-SHOWN_BATCHES:]
     rows = []
-    for record in provenance(ds):
+    for record in shown:
         record = dict(record)
         kind = record.pop("kind", "?")
         if "sha256" in record:
             record["sha256"] = record["sha256"][:12]
         what = record.pop("name", None) or record.pop("backend", "") or ""
-        rows.append((kind, what, f"{record.pop('rows', ''):,}" if "rows" in record else "",
-                     json.dumps(record, sort_keys=True)))
+        count = f"{record.pop('rows'):,}" if "rows" in record else ""
+        details = json.dumps(record, sort_keys=True)
+        rows.append((kind, what, count, details if len(details) <= DETAILS_WIDTH
+                     else details[:DETAILS_WIDTH - 1] + "…"))
     click.echo(table(("provenance", "name", "rows", "details"), rows, "<<><"))
+    if len(batches) > SHOWN_BATCHES:
+        click.echo(f"... and {len(batches) - SHOWN_BATCHES:,} earlier batches "
+                   f"({sum(b.get('rows', 0) for b in batches[:-SHOWN_BATCHES]):,} rules) since "
+                   f"{batches[0].get('time', '?')}; all of them in ds.attrs['provenance']")
+
+
+SHOWN_BATCHES = 5
+DETAILS_WIDTH = 100
 
 
 @click.command()
