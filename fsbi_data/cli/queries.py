@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
 
 from ..errors import FsbiDataError, QueryError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 EXPORT_SUFFIXES = (".csv", ".parquet", ".npy")
 
@@ -39,6 +44,19 @@ def parse_range(text: str) -> tuple[str, tuple[float | None, float | None]]:
         raise QueryError(f"--where {text!r}: bounds must be numbers") from None
 
 
+def selection_mask(ds: xr.Dataset, criteria: Sequence[str] = (), ranges: Sequence[str] = (),
+                   round_label: str | None = None, bounds: str = "figures") -> np.ndarray:
+    """The rules meeting every named criteria set, every ``--where`` range and the round."""
+    mask = np.ones(ds.sizes["rule"], dtype=bool)
+    for name in criteria:
+        mask &= np.asarray(ds.fsbi.criteria_mask(name, bounds))
+    if ranges:
+        mask &= np.asarray(ds.fsbi.mask(**dict(parse_range(r) for r in ranges)))
+    if round_label:
+        mask &= np.asarray(ds.fsbi.round_mask(round_label))
+    return mask
+
+
 @click.command("query")
 @click.argument("name_or_path")
 @click.option("--plausible", is_flag=True, help="Keep the rules meeting the paper's criteria.")
@@ -64,16 +82,9 @@ def query(name_or_path: str, plausible: bool, criteria_names: tuple[str, ...],
         check_output_folder(out)
     ds = open_dataset(name_or_path, progress=True)
     total = ds.sizes["rule"]
-    mask = np.ones(total, dtype=bool)
     if plausible:
         criteria_names = ("plausible", *criteria_names)
-    for name in criteria_names:
-        mask &= np.asarray(ds.fsbi.criteria_mask(name, bounds))
-    if ranges:
-        mask &= np.asarray(ds.fsbi.mask(**dict(parse_range(r) for r in ranges)))
-    if round_label:
-        mask &= np.asarray(ds.fsbi.round_mask(round_label))
-    selected = ds.fsbi.select(mask)
+    selected = ds.fsbi.select(selection_mask(ds, criteria_names, ranges, round_label, bounds))
     n = selected.sizes["rule"]
     click.echo(f"{ds.attrs['family']}: {n:,} of {total:,} rules selected "
                f"({100 * n / total if total else 0:.3f} %)")
