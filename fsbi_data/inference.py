@@ -1,10 +1,14 @@
 """Posteriors over rules: fit an ensemble of neural posterior estimators, sample new rules.
 
-The fSBI workflow of the paper's tutorial (``spec/data-release.md`` §8) on top of stores:
-choose rules and metrics, fit an ensemble of NPE density estimators (neural spline flows) with
-the ``sbi`` package, sample rules conditioned on target metric values or ranges — inside the
-prior bounds by rejection, with the nuisance input rate drawn from its range — and hand them to
+The fSBI workflow of the paper's tutorial (``docs/inference.md``) on top of stores: choose rules
+and metrics, fit an ensemble of NPE density estimators (neural spline flows) with the ``sbi``
+package, sample rules conditioned on target metric values or ranges, and hand them to
 :func:`fsbi_data.simulation.simulate`.
+
+The posterior is sbi's own: an ``EnsemblePosterior`` of ``DirectPosterior`` members over a
+``BoxUniform`` prior on the rule's parameters (the family's bounds, without the nuisance input
+rate), so that sbi rejects the draws outside the prior and its analysis tools take
+``RulePosterior.sbi_posterior`` as it is.
 
 Examples
 --------
@@ -17,30 +21,41 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import os
+import time
+import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from .errors import FsbiDataError, QueryError, UnknownNameError
+from .files import published
 from .layout import dataset_from_arrays, provenance
 from .schema import Family, family
 from .seeds import rule_seeds
+from .version import __version__
+
+if TYPE_CHECKING:
+    import torch
+    from sbi.inference import EnsemblePosterior
+    from sbi.utils import BoxUniform
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "fsbi-data posterior"
-FORMAT_VERSION = 1
-# The paper's tutorial: 10 NSF members, batches of 1,000 (spec/data-release.md §8).
-DEFAULT_ENSEMBLE = 10
-DEFAULT_BATCH_SIZE = 1000
+# Version 1 held the fit's settings and record together in one "config" (it is still read).
+FORMAT_VERSION = 2
 MIN_ACCEPTANCE = 1e-3  # below this share of draws inside the prior, sampling gives up
+ACCEPTANCE_DRAWS = 1000  # draws without rejection that measure that share
+SAMPLING_BATCH = 100_000  # most draws per round of sbi's rejection, all targets together
 POSTERIOR_FILE = ("a posterior file is written by `fsbi-data fit ... --out x.fsbi-post` or "
                   "RulePosterior.save")
 CONDITION_FORM = ("a value or a (low, high) range of finite numbers, e.g. rate=7.5 or "
@@ -52,25 +67,34 @@ class InferenceError(FsbiDataError):
 
 
 @dataclass
-class FitConfig:
-    """Everything needed to rebuild and describe a fitted posterior."""
+class FitSettings:
+    """What a fit was asked for: the metrics to condition on and how to train.
 
-    family: str
+    The defaults are the paper's tutorial: 10 neural spline flows of sbi's size, batches of
+    1,000 rules, sbi's early stopping alone.
+    """
+
     metrics: list[str]
-    n_ensemble: int = DEFAULT_ENSEMBLE
+    n_ensemble: int = 10
     density_estimator: str = "nsf"
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int = 1000
     seed: int | None = None
     max_epochs: int | None = None
     hidden_features: int = 50
     num_transforms: int = 5
-    num_bins: int = 10
-    n_train: int = 0
-    n_excluded_nan: int = 0
-    sources: list[dict] = field(default_factory=list)
-    selection: str = ""
-    versions: dict[str, str] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FitRecord:
+    """What a fit did: the family and rules it trained on, the versions, the epochs trained."""
+
+    family: str
+    n_train: int
+    n_excluded_nan: int
+    selection: str
+    sources: list[dict]
+    versions: dict[str, str]
+    epochs: list[int]
 
 
 def _torch():
@@ -81,18 +105,6 @@ def _torch():
         raise InferenceError("inference needs PyTorch and sbi: pip install "
                              "'fsbi-data[inference]'") from None
     return torch
-
-
-def training_data(ds: xr.Dataset, metrics: Sequence[str]) -> tuple[np.ndarray, np.ndarray, int]:
-    """(theta without the input rate, x of the chosen metrics, rows excluded for NaN/inf)."""
-    fam = family(ds.attrs["family"])
-    for name in metrics:
-        fam.metric(name)
-    n_rule = len(fam.rule_param_names)
-    theta = np.asarray(ds["theta"].values)[:, :n_rule]
-    x = np.stack([np.asarray(ds[m].values) for m in metrics], axis=1)
-    finite = np.isfinite(x).all(axis=1)
-    return theta[finite], x[finite], int((~finite).sum())
 
 
 class _NoTracking:
@@ -116,18 +128,31 @@ class _NoTracking:
         pass
 
 
-def _builder(config: FitConfig):
+def _prior(fam: Family, device: str = "cpu") -> BoxUniform:
+    """sbi's uniform prior over the rule's parameters: theta without the nuisance input rate."""
+    torch = _torch()
+    from sbi.utils import BoxUniform
+
+    n_rule = len(fam.rule_param_names)
+    return BoxUniform(torch.as_tensor(fam.low[:n_rule], dtype=torch.float32),
+                      torch.as_tensor(fam.high[:n_rule], dtype=torch.float32), device=device)
+
+
+def _builder(settings: FitSettings):
     from sbi.neural_nets import posterior_nn
 
-    return posterior_nn(config.density_estimator, hidden_features=config.hidden_features,
-                        num_transforms=config.num_transforms, num_bins=config.num_bins)
+    return posterior_nn(settings.density_estimator, hidden_features=settings.hidden_features,
+                        num_transforms=settings.num_transforms)
 
 
 def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
-        n_ensemble: int = DEFAULT_ENSEMBLE, density_estimator: str = "nsf",
-        batch_size: int = DEFAULT_BATCH_SIZE, seed: int | None = None,
-        device: str | None = None, progress: bool = False, max_epochs: int | None = None,
-        hidden_features: int = 50, num_transforms: int = 5,
+        n_ensemble: int = FitSettings.n_ensemble,
+        density_estimator: str = FitSettings.density_estimator,
+        batch_size: int = FitSettings.batch_size, seed: int | None = FitSettings.seed,
+        device: str | None = None, progress: bool = False,
+        max_epochs: int | None = FitSettings.max_epochs,
+        hidden_features: int = FitSettings.hidden_features,
+        num_transforms: int = FitSettings.num_transforms,
         **train_kwargs: Any) -> RulePosterior:
     """Fit an ensemble of neural posterior estimators p(θ | metrics) on a selection of rules.
 
@@ -150,169 +175,270 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
         Size of each flow (sbi's defaults).
     train_kwargs
         Passed to ``sbi``'s ``train`` (e.g. ``stop_after_epochs``, ``learning_rate``).
+
+    Returns
+    -------
+    RulePosterior
+        sbi's ensemble posterior, with the settings asked for and the record of the fit.
+
+    Examples
+    --------
+    >>> post = fit(ds.fsbi.criteria("tutorial training"), ["rate"])  # doctest: +SKIP
+    >>> post.record.n_train, post.settings.n_ensemble                # doctest: +SKIP
     """
     torch = _torch()
-    from sbi.inference import NPE
-
-    fam = family(ds.attrs["family"])
-    theta, x, n_nan = training_data(ds, list(metrics))
-    if len(theta) < 2 * batch_size and len(theta) < 50:
-        raise InferenceError(f"only {len(theta)} rules with finite {list(metrics)} to train on; "
-                             f"select more rules")
-    if n_nan:
-        logger.info("excluded %d rules with non-finite %s", n_nan, list(metrics))
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     import sbi
+    from sbi.inference import NPE, DirectPosterior, EnsemblePosterior
 
-    config = FitConfig(
-        family=fam.name, metrics=list(metrics), n_ensemble=n_ensemble,
-        density_estimator=density_estimator, batch_size=min(batch_size, len(theta)), seed=seed,
-        max_epochs=max_epochs, hidden_features=hidden_features, num_transforms=num_transforms,
-        n_train=len(theta), n_excluded_nan=n_nan,
-        sources=provenance(ds), selection=str(ds.attrs.get("selection", "")),
-        versions={"sbi": sbi.__version__, "torch": torch.__version__,
-                  "fsbi-data": _package_version()})
-    theta_t = torch.as_tensor(theta, dtype=torch.float32)
-    x_t = torch.as_tensor(x, dtype=torch.float32)
-    estimators = []
+    settings = FitSettings(
+        metrics=list(metrics), n_ensemble=n_ensemble, density_estimator=density_estimator,
+        batch_size=batch_size, seed=seed, max_epochs=max_epochs,
+        hidden_features=hidden_features, num_transforms=num_transforms)
+    theta, x = ds.fsbi.to_torch(settings.metrics)
+    finite = torch.isfinite(x).all(dim=1)
+    theta, x, n_nan = theta[finite], x[finite], int((~finite).sum())
+    if len(theta) < min(50, 2 * batch_size):
+        raise InferenceError(f"only {len(theta)} rules with finite {settings.metrics} to train "
+                             f"on; select more rules")
+    if n_nan:
+        logger.info("excluded %d rules with non-finite %s", n_nan, settings.metrics)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    fam = ds.fsbi.family
+    prior = _prior(fam)
+    options = {"training_batch_size": min(batch_size, len(theta)), **train_kwargs}
+    if max_epochs is not None:
+        options["max_num_epochs"] = max_epochs
     members = range(n_ensemble)
     if progress:
         from tqdm.auto import tqdm
 
         members = tqdm(members, desc="posterior ensemble")
+    posteriors, epochs = [], []
     for k in members:
         if seed is not None:
             torch.manual_seed(seed + k)
-        trainer = NPE(density_estimator=_builder(config), device=device,
-                      show_progress_bars=False, tracker=_NoTracking())
-        trainer.append_simulations(theta_t, x_t)
-        kwargs = {"training_batch_size": config.batch_size, **train_kwargs}
-        if max_epochs is not None:
-            kwargs["max_num_epochs"] = max_epochs
-        estimator = trainer.train(**kwargs)
-        config.epochs.append(int(trainer.summary["epochs_trained"][-1]))
-        estimators.append(estimator.to("cpu").eval())
-    return RulePosterior(estimators, config)
-
-
-def _package_version() -> str:
-    from . import __version__
-
-    return __version__
+        trainer = NPE(prior=_prior(fam, device), density_estimator=_builder(settings),
+                      device=device, show_progress_bars=False, tracker=_NoTracking())
+        estimator = trainer.append_simulations(theta, x).train(**options)
+        epochs.append(int(trainer.summary["epochs_trained"][-1]))
+        posteriors.append(DirectPosterior(estimator.to("cpu").eval(), prior))
+    record = FitRecord(
+        family=fam.name, n_train=len(theta), n_excluded_nan=n_nan,
+        selection=str(ds.attrs.get("selection", "")), sources=provenance(ds),
+        versions={"sbi": sbi.__version__, "torch": torch.__version__, "fsbi-data": __version__},
+        epochs=epochs)
+    return RulePosterior(EnsemblePosterior(posteriors), settings, record)
 
 
 class RulePosterior:
-    """An equal-weight ensemble of density estimators of p(θ | metrics) for one family."""
+    """p(θ | metrics) over the rules of one family: sbi's posterior, and how it was fitted.
 
-    def __init__(self, estimators: list, config: FitConfig) -> None:
-        self.estimators = estimators
-        self.config = config
+    Attributes
+    ----------
+    sbi_posterior
+        sbi's ``EnsemblePosterior`` of equally weighted ``DirectPosterior`` members over the
+        family's rule prior, for sbi's own tools (``log_prob``, ``map``, ``sbi.analysis``); its
+        parameters are theta without the input rate.
+    settings
+        What the fit was asked for (:class:`FitSettings`).
+    record
+        What the fit did (:class:`FitRecord`).
+    """
+
+    def __init__(self, sbi_posterior: EnsemblePosterior, settings: FitSettings,
+                 record: FitRecord) -> None:
+        self.sbi_posterior = sbi_posterior
+        self.settings = settings
+        self.record = record
 
     @property
     def family(self) -> Family:
-        return family(self.config.family)
+        return family(self.record.family)
 
     def __repr__(self) -> str:
-        c = self.config
-        return (f"RulePosterior({c.family}: p(theta | {', '.join(c.metrics)}), "
-                f"{c.n_ensemble} x {c.density_estimator}, trained on {c.n_train:,} rules)")
+        s, r = self.settings, self.record
+        return (f"RulePosterior({r.family}: p(theta | {', '.join(s.metrics)}), "
+                f"{s.n_ensemble} x {s.density_estimator}, trained on {r.n_train:,} rules)")
 
-    def _conditions(self, n: int, rng: np.random.Generator, conditions: dict[str, Any]
-                    ) -> np.ndarray:
-        missing = [m for m in self.config.metrics if m not in conditions]
-        unknown = [m for m in conditions if m not in self.config.metrics]
+    def _targets(self, conditions: dict[str, Any]) -> dict[str, float | tuple[float, float]]:
+        """Each fitted metric's target, a value or a (low, high) range, checked."""
+        metrics = self.settings.metrics
+        missing = [m for m in metrics if m not in conditions]
+        unknown = [m for m in conditions if m not in metrics]
         if missing or unknown:
             raise UnknownNameError(
-                f"the posterior is conditioned on {self.config.metrics}; give a value or a "
+                f"the posterior is conditioned on {metrics}; give a value or a "
                 f"(low, high) range for each (missing: {missing or 'none'}, not fitted: "
                 f"{unknown or 'none'})"
             )
-        columns = []
-        for name in self.config.metrics:
-            value = _condition_value(name, conditions[name])
-            if isinstance(value, tuple):
-                low, high = value
-                columns.append(low + (high - low) * rng.random(n))
-            else:
-                columns.append(np.full(n, value))
-        return np.stack(columns, axis=1)
+        return {name: _condition_value(name, conditions[name]) for name in metrics}
 
-    def sample(self, n: int = 1, *, seed: int | None = None, max_attempts: int = 10_000,
-               **conditions: Any) -> xr.Dataset:
-        """Draw ``n`` rules, one per conditioning value, strictly inside the prior bounds.
+    def _acceptance(self, targets: dict[str, float | tuple[float, float]]) -> float:
+        """The least share of posterior draws inside the prior at a corner of the targets.
+
+        Each corner (a value, or both ends of each range) gets ``ACCEPTANCE_DRAWS`` draws
+        without rejection; where hardly any is inside, the targets are refused, for sbi's
+        rejection would draw for them without end.
+        """
+        torch = _torch()
+        ends = [value if isinstance(value, tuple) else (value,) for value in targets.values()]
+        corners = torch.as_tensor(list(itertools.product(*ends)), dtype=torch.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sbi warns of draws outside the prior: counted here
+            draws = self.sbi_posterior.sample_batched(
+                (ACCEPTANCE_DRAWS,), x=corners, reject_outside_prior=False,
+                show_progress_bars=False)
+        inside = self.sbi_posterior.prior.support.check(draws).double().mean(dim=0)
+        worst = int(inside.argmin())
+        if inside[worst] < MIN_ACCEPTANCE:
+            at = ", ".join(f"{name}={value:g}"
+                           for name, value in zip(targets, corners[worst].tolist(), strict=True))
+            raise InferenceError(
+                f"at {at} only {round(float(inside[worst]) * ACCEPTANCE_DRAWS)} of "
+                f"{ACCEPTANCE_DRAWS} posterior draws fell inside the prior bounds: the targets "
+                f"reach outside what the posterior has learned — choose values seen in training"
+            )
+        return float(inside[worst])
+
+    def _draw(self, x: torch.Tensor, rng: np.random.Generator, acceptance: float,
+              max_sampling_time: float | None) -> np.ndarray:
+        """One draw inside the prior per target, each from a member chosen for that target.
+
+        sbi's ensemble would choose one member for the whole batch of targets; the members'
+        ``sample_batched`` reject the draws outside the prior, in rounds of
+        :func:`_draws_per_round` draws per target.
+        """
+        members = self.sbi_posterior.posteriors
+        weights = self.sbi_posterior.weights.double().numpy()
+        member = rng.choice(len(members), size=len(x), p=weights / weights.sum())
+        theta = np.empty((len(x), len(self.family.rule_param_names)), dtype=np.float32)
+        deadline = None if max_sampling_time is None else time.monotonic() + max_sampling_time
+        for k in np.unique(member):
+            rows = np.flatnonzero(member == k)
+            per_round = _draws_per_round(acceptance, len(rows))
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                draws = members[k].sample_batched(
+                    (1,), x=x[rows], show_progress_bars=False, max_sampling_time=left,
+                    max_sampling_batch_size=per_round)
+            except RuntimeError as error:
+                if "max_sampling_time" not in str(error):
+                    raise
+                raise InferenceError(
+                    f"sampling stopped after {max_sampling_time} s: few posterior draws fall "
+                    f"inside the prior bounds for some of the targets; narrow them to values "
+                    f"seen in training or allow more time (max_sampling_time)"
+                ) from None
+            theta[rows] = draws[0].numpy()
+        return theta
+
+    def sample(self, n: int = 1, *, seed: int | None = None,
+               max_sampling_time: float | None = 600.0, **conditions: Any) -> xr.Dataset:
+        """Draw ``n`` rules, one per conditioning value, inside the prior bounds.
 
         Each condition is a metric value or a ``(low, high)`` range; ranges are sampled
-        uniformly, one value per rule, as in the paper's tutorial. The nuisance input rate is
-        drawn uniformly from its prior range. Raises :class:`InferenceError` when fewer than
-        0.1 % of draws fall inside the prior (hopeless acceptance) or after ``max_attempts``
-        draws per rule.
+        uniformly, one value per rule, as in the paper's tutorial. Each rule comes from an
+        ensemble member chosen for it; sbi rejects the draws outside the prior. The nuisance
+        input rate is drawn uniformly from its prior range.
 
-        Returns a Dataset in the store layout (NaN metrics; seeds from
-        :func:`fsbi_data.seeds.rule_seed`) with the conditioning values as
-        ``condition_<metric>`` variables — ready for ``simulation.simulate``.
+        Parameters
+        ----------
+        n
+            Number of rules.
+        seed
+            Makes the targets, the members and the draws reproducible.
+        max_sampling_time
+            Seconds after which sampling stops with :class:`InferenceError` (``None``: no
+            limit), for targets whose draws are rarely inside the prior.
+        conditions
+            A value or a ``(low, high)`` range for each fitted metric.
+
+        Returns
+        -------
+        xarray.Dataset
+            The rules in the store layout (NaN metrics; seeds from
+            :func:`fsbi_data.seeds.rule_seed`) with the conditioning values as
+            ``condition_<metric>`` variables — ready for ``simulation.simulate``.
+
+        Raises
+        ------
+        InferenceError
+            When fewer than 0.1 % of 1,000 draws fall inside the prior at a corner of the
+            targets (a value, or the ends of each range: outside what the posterior has
+            learned), or after ``max_sampling_time``.
+
+        Examples
+        --------
+        >>> rules = post.sample(n=100, seed=0, rate=(5, 10))  # doctest: +SKIP
         """
         torch = _torch()
         rng = np.random.default_rng(seed)
         if seed is not None:
             torch.manual_seed(seed)
         fam = self.family
-        n_rule = len(fam.rule_param_names)
-        low = torch.as_tensor(fam.low[:n_rule], dtype=torch.float32)
-        high = torch.as_tensor(fam.high[:n_rule], dtype=torch.float32)
-        x = self._conditions(n, rng, conditions)
-        x_t = torch.as_tensor(x, dtype=torch.float32)
-        theta = np.full((n, n_rule), np.nan)
-        pending = np.arange(n)
-        draws = accepted = 0
-        while pending.size:
-            member = rng.integers(len(self.estimators), size=pending.size)
-            for k in np.unique(member):
-                rows = pending[member == k]
-                with torch.no_grad():
-                    proposal = self.estimators[k].sample(torch.Size([1]), condition=x_t[rows])
-                proposal = proposal.reshape(len(rows), n_rule)
-                inside = ((proposal > low) & (proposal < high)).all(dim=1).numpy()
-                theta[rows[inside]] = proposal[inside].numpy()
-                draws += len(rows)
-                accepted += int(inside.sum())
-            pending = np.flatnonzero(np.isnan(theta[:, 0]))
-            if pending.size and draws >= 1000 and accepted / draws < MIN_ACCEPTANCE:
-                raise InferenceError(
-                    f"only {accepted} of {draws} posterior draws fell inside the prior bounds "
-                    f"for {conditions}; these targets are outside what the posterior has "
-                    f"learned — choose values seen in training"
-                )
-            if pending.size and draws >= max_attempts * n:
-                raise InferenceError(f"gave up after {draws} draws; {pending.size} rules left")
+        targets = self._targets(conditions)
+        columns = []
+        for value in targets.values():  # a range gives each rule a uniform draw from it
+            if isinstance(value, tuple):
+                low, high = value
+                columns.append(low + (high - low) * rng.random(n))
+            else:
+                columns.append(np.full(n, value))
+        x = np.stack(columns, axis=1)
+        with torch.no_grad():
+            acceptance = self._acceptance(targets)
+            theta = self._draw(torch.as_tensor(x, dtype=torch.float32), rng, acceptance,
+                               max_sampling_time)
         rate = fam.input_rate_param
         input_rate = rate.low + (rate.high - rate.low) * rng.random((n, 1))
-        full = np.concatenate([theta.astype(np.float32).astype(np.float64), input_rate], axis=1)
+        full = np.concatenate([theta.astype(np.float64), input_rate], axis=1)
         seeds = rule_seeds(full, fam)
         nan = {m: np.full(n, np.nan) for m in fam.metric_names}
         out = dataset_from_arrays(seeds, full, nan, fam,
                                   provenance=[{"kind": "posterior samples",
-                                               "metrics": self.config.metrics,
+                                               "metrics": self.settings.metrics,
                                                "conditions": {k: _jsonable(v) for k, v
-                                                              in conditions.items()},
+                                                              in targets.items()},
                                                "seed": seed}])
-        for j, name in enumerate(self.config.metrics):
+        for j, name in enumerate(self.settings.metrics):
             out[f"condition_{name}"] = ("rule", x[:, j], {"long_name": f"target {name}"})
         return out
 
     # --- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the posterior: state dicts and JSON metadata, loadable without pickle code."""
+        """Write the posterior: each member's state dict, the settings and the record as JSON.
+
+        The file loads without running pickled code and is published whole or not at all.
+
+        Examples
+        --------
+        >>> post.save("rate.fsbi-post")  # doctest: +SKIP
+        """
         torch = _torch()
         path = Path(path)
         payload = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "config": json.dumps(asdict(self.config)),
-            "state_dicts": [e.state_dict() for e in self.estimators],
+            "settings": json.dumps(asdict(self.settings)),
+            "record": json.dumps(asdict(self.record)),
+            "state_dicts": [member.posterior_estimator.state_dict()
+                            for member in self.sbi_posterior.posteriors],
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        with published(path) as tmp:
+            torch.save(payload, tmp)
         return path
+
+
+def _draws_per_round(acceptance: float, n_targets: int) -> int:
+    """Draws per target in a round of sbi's rejection, with ``acceptance`` inside the prior.
+
+    sbi's batched rejection ends at the first round that accepts a draw for every target, so
+    each round draws enough for that to happen 99 times in 100 (its own rounds are either one
+    draw or as many as memory allows).
+    """
+    if acceptance >= 1:
+        return 1
+    needed = math.ceil(math.log(100 * n_targets) / -math.log1p(-acceptance))
+    return max(1, min(needed, SAMPLING_BATCH // n_targets))
 
 
 def _condition_value(name: str, value: Any) -> float | tuple[float, float]:
@@ -363,9 +489,41 @@ def _jsonable(value: Any) -> Any:
     return float(value)
 
 
-def load(path: str | os.PathLike) -> RulePosterior:
-    """Load a posterior written by :meth:`RulePosterior.save` (``weights_only``: no code runs)."""
+def _settings_and_record(payload: dict) -> tuple[FitSettings, FitRecord]:
+    """The fit's settings and record from a payload of either format version."""
+    if payload["format_version"] == 1:
+        config = json.loads(payload["config"])
+        config.pop("num_bins")  # sbi's default, which fit never changed
+        asked = {f.name for f in fields(FitSettings)}
+        return (FitSettings(**{k: v for k, v in config.items() if k in asked}),
+                FitRecord(**{k: v for k, v in config.items() if k not in asked}))
+    return (FitSettings(**json.loads(payload["settings"])),
+            FitRecord(**json.loads(payload["record"])))
+
+
+def _estimator(settings: FitSettings, prior: BoxUniform, state: dict):
+    """A density estimator of the fitted shape, holding the saved weights."""
     torch = _torch()
+    # sbi builds an estimator from a batch of (theta, x), which fixes its shapes and z-scoring;
+    # the state dict then restores the fitted z-scoring and weights. The prior's corners serve.
+    theta = torch.stack([prior.low, prior.high])
+    estimator = _builder(settings)(theta, torch.zeros(2, len(settings.metrics)))
+    estimator.load_state_dict(state)
+    return estimator.eval()
+
+
+def load(path: str | os.PathLike) -> RulePosterior:
+    """Load a posterior written by :meth:`RulePosterior.save` (``weights_only``: no code runs).
+
+    Files of format version 1 load too.
+
+    Examples
+    --------
+    >>> post = load("rate.fsbi-post")  # doctest: +SKIP
+    """
+    torch = _torch()
+    from sbi.inference import DirectPosterior, EnsemblePosterior
+
     path = Path(path)
     if not path.is_file():
         raise InferenceError(f"{path}: no such file; {POSTERIOR_FILE}")
@@ -377,25 +535,20 @@ def load(path: str | os.PathLike) -> RulePosterior:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InferenceError(f"{path} is not a fsbi-data posterior file (it holds no "
                              f"{FORMAT!r} record); {POSTERIOR_FILE}")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if payload.get("format_version") not in (1, FORMAT_VERSION):
         raise InferenceError(f"{path} has format version {payload.get('format_version')}; this "
-                             f"fsbi-data reads version {FORMAT_VERSION}")
+                             f"fsbi-data reads versions 1 to {FORMAT_VERSION}")
     try:
-        config = FitConfig(**json.loads(payload["config"]))
-        fam = family(config.family)
-        n_rule = len(fam.rule_param_names)
-        estimators = []
-        for state in payload["state_dicts"]:
-            # Build an estimator of the same shape, then restore every weight and buffer.
-            theta = torch.rand(64, n_rule) * torch.as_tensor(
-                fam.high[:n_rule] - fam.low[:n_rule], dtype=torch.float32)
-            x = torch.rand(64, len(config.metrics)) + 1.0
-            estimator = _builder(config)(theta, x)
-            estimator.load_state_dict(state)
-            estimators.append(estimator.eval())
+        settings, record = _settings_and_record(payload)
+        states = payload["state_dicts"]
+        if len(states) != settings.n_ensemble:
+            raise ValueError(f"{len(states)} members, {settings.n_ensemble} in its settings")
+        prior = _prior(family(record.family))
+        members = [DirectPosterior(_estimator(settings, prior, state), prior)
+                   for state in states]
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError,
             FsbiDataError) as error:
         reason = ascii(" ".join(str(error).split())[:160])[1:-1]
         raise InferenceError(f"{path} is a damaged fsbi-data posterior file ({reason}); fit "
                              f"it again with `fsbi-data fit ... --out {path.name}`") from None
-    return RulePosterior(estimators, config)
+    return RulePosterior(EnsemblePosterior(members), settings, record)

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .queries import check_output_folder, parse_range
+from ..inference import FitSettings
+from .queries import check_output_folder, selection_mask
 
 
 @click.command("fit")
@@ -18,7 +19,8 @@ from .queries import check_output_folder, parse_range
               help="Train on the rules meeting this criteria set (e.g. 'tutorial training').")
 @click.option("--where", "ranges", multiple=True, metavar="NAME=LOW:HIGH",
               help="Further inclusive ranges on metrics or parameters.")
-@click.option("--ensemble", type=int, default=10, show_default=True, help="Ensemble size.")
+@click.option("--ensemble", type=int, default=FitSettings.n_ensemble, show_default=True,
+              help="Ensemble size.")
 @click.option("--max-epochs", type=int, default=None, help="Cap on epochs per member.")
 @click.option("--seed", type=int, default=None, help="Seed of the training.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -31,12 +33,7 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
 
     check_output_folder(out, error=inference.InferenceError)
     ds = open_dataset(name_or_path, progress=True)
-    mask = np.ones(ds.sizes["rule"], dtype=bool)
-    if criteria:
-        mask &= np.asarray(ds.fsbi.criteria_mask(criteria))
-    if ranges:
-        mask &= np.asarray(ds.fsbi.mask(**dict(parse_range(r) for r in ranges)))
-    selection = ds.fsbi.select(mask)
+    selection = ds.fsbi.select(selection_mask(ds, [criteria] if criteria else [], ranges))
     selection.attrs["selection"] = f"criteria={criteria}; where={list(ranges)}"
     posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
                               n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
