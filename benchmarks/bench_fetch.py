@@ -2,8 +2,9 @@
 
 Measured in one process, after imports, on a 6pPol ``_all`` file of 354,300 rows (210 MB):
 
-* download from a local HTTP server: ``fetch`` (stream, sha256 + size check, atomic rename)
-  against a bare ``urllib`` download into a file, and one that also computes the sha256;
+* download from a local HTTP server: ``fetch`` (pooch download into a temporary file, size and
+  sha256 check, move into place) against a bare ``urllib`` download into a file, and one that
+  also computes the sha256;
 * first use of a local copy: ``fetch(source=...)`` (sha256 + size check) against ``hashlib``
   sha256 of the file;
 * repeated use of a cached file: ``fetch`` (verified marker) against ``np.load(mmap_mode="r")``
@@ -29,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from timing import best_of
 
-from fsbi_data.catalog import cache_dir, fetch
+from fsbi_data.catalog import cache_dir
+from fsbi_data.fetching import fetch
 from fsbi_data.testing import write_synthetic_release
 
 

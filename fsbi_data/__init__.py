@@ -31,8 +31,8 @@ _LAZY = {
     "append": "fsbi_data.store:append",
     "compact": "fsbi_data.store:compact",
     "verify": "fsbi_data.verification:verify",
-    "fetch": "fsbi_data.catalog:fetch",
-    "datasets": "fsbi_data.catalog:datasets",
+    "fetch": "fsbi_data.fetching:fetch",
+    "datasets": "fsbi_data.fetching:datasets",
     "convert": "fsbi_data.converters:convert",
 }
 

@@ -1,9 +1,10 @@
-"""The released files of the fSBI paper: where they are, what they hold, how to get them.
+"""The released files of the fSBI paper: what they are, where they come from, where they go.
 
-One table (:data:`CATALOG`) lists every data file of the release repository ``VogelsLab/fSBI``
-at the pinned commit :data:`RELEASE_COMMIT`; :func:`fetch` returns a local, checksum-verified
-copy of one of them (downloaded with pooch, or taken from a local copy of the release), and
-:func:`datasets` tells what exists and what is cached.
+One table (:data:`CATALOG`, the registry in pooch's terms) lists every data file of the release
+repository ``VogelsLab/fSBI`` at the pinned commit :data:`RELEASE_COMMIT`: name, path, sha256 or
+Git blob id, size, rows, role, round, URL. :func:`cache_dir` is where files are kept and
+:func:`download_url` where they come from; :mod:`fsbi_data.fetching` gets them (``fetch``,
+``datasets``, also importable from here) and :mod:`fsbi_data.checksums` checks them.
 
 Environment variables
 ---------------------
@@ -12,10 +13,6 @@ Environment variables
 ``FSBI_DATA_URL``
     The base URL of a mirror of the release repository; a file is then downloaded from
     ``$FSBI_DATA_URL/<path in the repository>``.
-``FSBI_DATA_TIMEOUT``
-    Seconds a download may go without progress (default :data:`STALL_TIMEOUT_S`, 60): a
-    download that receives less than 64 kB (one chunk) in that time is aborted with
-    :class:`~fsbi_data.errors.DataUnavailableError` naming the URL, and nothing is cached.
 
 Examples
 --------
@@ -29,26 +26,16 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import os
-import tempfile
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from .errors import ChecksumError, DataUnavailableError, UnknownNameError
+from .errors import UnknownNameError
+from .lazy_import import lazy_attributes
 from .schema import FAMILIES, family
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-log = logging.getLogger(__name__)
 
 REPOSITORY = "VogelsLab/fSBI"
 RELEASE_COMMIT = "d0e64b196091b13f801abac4c1e7c4957a0d5fda"
@@ -56,22 +43,20 @@ LFS_BASE_URL = f"https://media.githubusercontent.com/media/{REPOSITORY}/{RELEASE
 RAW_BASE_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{RELEASE_COMMIT}"
 HOME_ENV = "FSBI_DATA_HOME"
 URL_ENV = "FSBI_DATA_URL"
-TIMEOUT_ENV = "FSBI_DATA_TIMEOUT"
-STALL_TIMEOUT_S = 60.0
 PAPER = ("Confavreux, Ramesh, Gonçalves, Macke & Vogels, NeurIPS 2023, https://openreview.net/"
          "forum?id=FLFasCFJNo")
-LFS_POINTER_PREFIX = b"version https://git-lfs"
 
 Role = Literal["all", "round", "longevity", "tutorial", "tutorial-raw", "posterior"]
 ChecksumKind = Literal["sha256", "git-sha1"]
 DtypeKind = Literal["P", "M", "hdf5", "pickle"]
 
-_HASH_BLOCK = 1 << 22
-# Progress is counted in chunks: a download must receive one chunk per stall timeout, i.e.
-# about 1 kB/s with the default 60 s.
-_DOWNLOAD_CHUNK = 1 << 16
-_LFS_POINTER_MAX = 1024  # Git LFS pointer files are smaller than this (Git LFS spec)
-_MARKER_DIR = ".verified"
+# Fetching and checking import this module; their public names stay importable from here.
+__getattr__ = lazy_attributes(__name__, {
+    "fetch": "fsbi_data.fetching:fetch", "datasets": "fsbi_data.fetching:datasets",
+    "is_cached": "fsbi_data.fetching:is_cached", "verify": "fsbi_data.checksums:verify",
+    "file_checksum": "fsbi_data.checksums:file_checksum",
+    "lfs_pointer_advice": "fsbi_data.checksums:lfs_pointer_advice",
+})
 
 
 @dataclass(frozen=True)
@@ -121,11 +106,6 @@ class CatalogEntry:
     def filename(self) -> str:
         """The file's name without its folders."""
         return self.path.rsplit("/", 1)[-1]
-
-    @property
-    def is_lfs(self) -> bool:
-        """Whether the file is a Git LFS object (served by media.githubusercontent.com)."""
-        return self.checksum_kind == "sha256"
 
 
 def origin_url(path: str, lfs: bool) -> str:
@@ -217,7 +197,7 @@ class Catalog(Mapping[str, CatalogEntry]):
         return [e for e in self._entries.values() if e.family == name]
 
 
-# --- the release at RELEASE_COMMIT (spec/data-release.md §1) ----------------------------------
+# --- the release at RELEASE_COMMIT (docs/data.md) --------------------------------------------
 def _release_entries() -> list[CatalogEntry]:
     p, m = FAMILIES["6pPol"].task_name, FAMILIES["MLP"].task_name
     data_p, data_m = f"data_synapsesbi/{p}", f"data_synapsesbi/{m}"
@@ -280,223 +260,13 @@ CATALOG = Catalog(_release_entries())
 """Every data file of the release at :data:`RELEASE_COMMIT`."""
 
 
-# --- checksums -------------------------------------------------------------------------------
-def file_checksum(path: str | os.PathLike, kind: ChecksumKind = "sha256", *,
-                  progress: bool = False) -> str:
-    """Hex digest of a file: its sha256, or its Git blob id (``kind="git-sha1"``).
-
-    The Git blob id is the SHA-1 of ``b"blob <size>\\0"`` followed by the content.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "hello"
-    >>> _ = f.write_bytes(b"hello\\n")
-    >>> file_checksum(f, "git-sha1")   # same as `git hash-object hello`
-    'ce013625030ba8dba906f756967f9e9ca394464a'
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    if kind == "sha256":
-        digest = hashlib.sha256()
-    elif kind == "git-sha1":
-        digest = hashlib.sha1(f"blob {size}\0".encode())
-    else:
-        raise ValueError(f"unknown checksum kind {kind!r}; expected 'sha256' or 'git-sha1'")
-    bar = _progress_bar(size, f"verifying {path.name}") if progress else None
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            digest.update(block)
-            if bar is not None:
-                bar.update(len(block))
-    if bar is not None:
-        bar.close()
-    return digest.hexdigest()
-
-
-def _progress_bar(total: int, desc: str, delay: float = 0.0):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False, delay=delay)
-
-
-def verify(path: str | os.PathLike, entry: CatalogEntry, *, progress: bool = False) -> None:
-    """Check a file's size and checksum against ``entry``.
-
-    Raises
-    ------
-    ChecksumError
-        Naming the file, the expected and found size or digest, and the fix.
-    """
-    path = Path(path)
-    _check_size(path, entry, path.stat().st_size)
-    _check_digest(path, entry, file_checksum(path, entry.checksum_kind, progress=progress))
-
-
-def _check_size(path: Path, entry: CatalogEntry, size: int, url: str | None = None) -> None:
-    if entry.size is not None and size != entry.size:
-        raise _mismatch(path, entry, url, f"size {size:,} bytes",
-                        f"{entry.size:,} bytes", "truncated")
-
-
-def _check_digest(path: Path, entry: CatalogEntry, found: str, url: str | None = None) -> None:
-    if found != entry.checksum:
-        raise _mismatch(path, entry, url, f"{entry.checksum_kind} {found}",
-                        f"{entry.checksum_kind} {entry.checksum}", "corrupted")
-
-
-def _mismatch(path: Path, entry: CatalogEntry, url: str | None, found: str, expected: str,
-              damage: str) -> ChecksumError:
-    """The error for a file that is not ``entry``: a local ``path``, or a download from ``url``.
-
-    A download is named by its URL: its temporary file is deleted before anyone reads this.
-    """
-    if url is None:
-        advice = lfs_pointer_advice(path, Catalog([entry]))
-        return ChecksumError(
-            f"{path}: {found}, but catalog entry {entry.name!r} ({entry.path}) expects "
-            f"{expected}{f' ({advice})' if advice else ''}. The file is {damage} or not the "
-            f"released one; delete it and fetch {entry.name!r} again, or point source= at an "
-            f"intact copy."
-        )
-    hint = ""
-    if read_lfs_pointer(path) is not None:
-        hint = (" (the server sent a Git LFS pointer, not the data: it serves the repository "
-                "without its LFS content; unset FSBI_DATA_URL to download from "
-                "media.githubusercontent.com, or run `git lfs pull` in the mirror's clone)")
-    mirror = (f", or check that the mirror ({URL_ENV}) serves release commit "
-              f"{RELEASE_COMMIT[:10]}" if url != entry.url else "")
-    return ChecksumError(
-        f"download of {entry.name!r} from {url}: {found}, but catalog entry {entry.name!r} "
-        f"({entry.path}) expects {expected}{hint}. The download was {damage} or is not the "
-        f"released file, and nothing was cached: fetch {entry.name!r} again{mirror}."
-    )
-
-
-class _HashingWriter:
-    """A binary file that also feeds what it writes to a sha256 (one pass over a download)."""
-
-    def __init__(self, file):
-        self.file, self.digest, self.size = file, hashlib.sha256(), 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.file.write(data)
-
-    def flush(self) -> None:
-        self.file.flush()
-
-
-def read_lfs_pointer(path: str | os.PathLike) -> dict[str, str] | None:
-    """The fields of a Git LFS pointer file (``version``, ``oid``, ``size``), or None.
-
-    Git stores such a small text file instead of the data when a repository is cloned or
-    served without its Git LFS content.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "pointer.npy"
-    >>> _ = f.write_text("version https://git-lfs.github.com/spec/v1\\noid sha256:ab12\\n"
-    ...                  "size 6432\\n")
-    >>> read_lfs_pointer(f)["size"]
-    '6432'
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(_LFS_POINTER_MAX)
-    except OSError:
-        return None
-    if not head.startswith(LFS_POINTER_PREFIX):
-        return None
-    fields = {}
-    for line in head.decode("utf-8", "replace").splitlines():
-        key, _, value = line.partition(" ")
-        fields[key] = value.strip()
-    return fields
-
-
-def lfs_pointer_advice(path: str | os.PathLike, catalog: Catalog | None = None) -> str | None:
-    """What to tell a user who has a Git LFS pointer instead of data; None if it is not one.
-
-    The pointer's ``oid`` names the data's sha256; when the catalog knows it, the advice
-    names the file to fetch.
-
-    Examples
-    --------
-    >>> lfs_pointer_advice("box_prior_metrics.npy")          # doctest: +SKIP
-    'this is a Git LFS pointer, not the data ...: get the data with `fsbi-data fetch 6pPol/pi0`,
-    or run `git lfs pull` in your clone of VogelsLab/fSBI'
-    """
-    pointer = read_lfs_pointer(path)
-    if pointer is None:
-        return None
-    oid = pointer.get("oid", "").removeprefix("sha256:")
-    names = [e.name for e in (catalog or CATALOG).values() if e.is_lfs and e.checksum == oid]
-    how = (f"`fsbi-data fetch {names[0]}`" if names
-           else "`fsbi-data fetch NAME` (the names: `fsbi-data datasets`)")
-    return (f"this is a Git LFS pointer, not the data (the data, {pointer.get('size', '?')} "
-            f"bytes with sha256 {oid[:12] or '?'}..., is stored in Git LFS): get it with {how}, "
-            f"or run `git lfs pull` in your clone of {REPOSITORY}")
-
-
-# Verified markers: a small JSON file per verified file, under <cache>/.verified/, recording
-# the file's path, size and modification time and the checksum it was verified against. A
-# marker is valid only while all four still match, so replacing or touching the file, or a
-# catalog with another checksum, forces a new verification.
-def _marker_path(path: Path) -> Path:
-    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()
-    return cache_dir() / _MARKER_DIR / f"{key}.json"
-
-
-def _file_state(path: Path, entry: CatalogEntry) -> dict:
-    stat = path.stat()
-    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "checksum": entry.checksum}
-
-
-def _is_marked(path: Path, entry: CatalogEntry) -> bool:
-    marker = _marker_path(path)
-    try:
-        return path.is_file() and json.loads(marker.read_text()) == _file_state(path, entry)
-    except (OSError, ValueError):
-        return False
-
-
-def _mark(path: Path, entry: CatalogEntry) -> None:
-    marker = _marker_path(path)
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(marker, json.dumps(_file_state(path, entry)))
-    except OSError as error:  # a read-only cache only costs a re-verification next time
-        log.warning("could not record verification of %s: %s", path, error)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _ensure_verified(path: Path, entry: CatalogEntry, progress: bool) -> Path:
-    if not _is_marked(path, entry):
-        log.info("verifying %s against %s", path, entry.name)
-        verify(path, entry, progress=progress)
-        _mark(path, entry)
-    return path
-
-
-# --- cache, sources, download ----------------------------------------------------------------
+# --- where the files live ---------------------------------------------------------------------
 def cache_dir() -> Path:
     """The cache folder: ``$FSBI_DATA_HOME`` if set, else ``pooch.os_cache("fsbi-data")``.
 
-    Released files are cached at ``<cache_dir>/<path in the release repository>``.
+    An absolute, resolved path. Released files are cached at
+    ``<cache_dir>/<path in the release repository>``; the package keeps everything it caches
+    (stores converted from released files, verified markers) under this folder.
 
     Examples
     --------
@@ -507,11 +277,11 @@ def cache_dir() -> Path:
     >>> del os.environ["FSBI_DATA_HOME"]
     """
     home = os.environ.get(HOME_ENV)
-    if home:
-        return Path(home).expanduser()
-    import pooch
+    if not home:
+        import pooch
 
-    return Path(pooch.os_cache("fsbi-data"))
+        home = pooch.os_cache("fsbi-data")
+    return Path(home).expanduser().resolve()
 
 
 def cache_path(entry: CatalogEntry) -> Path:
@@ -520,256 +290,6 @@ def cache_path(entry: CatalogEntry) -> Path:
 
 
 def download_url(entry: CatalogEntry) -> str:
-    """The URL :func:`fetch` downloads from: ``$FSBI_DATA_URL/<path>``, else ``entry.url``."""
+    """The URL a download of ``entry`` uses: ``$FSBI_DATA_URL/<path>``, else ``entry.url``."""
     base = os.environ.get(URL_ENV)
     return f"{base.rstrip('/')}/{entry.path}" if base else entry.url
-
-
-def _find_in_source(source: Path, entry: CatalogEntry) -> Path:
-    if source.is_file():
-        return source
-    if source.is_dir():
-        for candidate in (source / entry.path, source / entry.filename):
-            if candidate.is_file():
-                return candidate
-        raise DataUnavailableError(
-            f"{entry.name!r} is not in the local copy {source}: looked for "
-            f"{source / entry.path} (repository layout) and {source / entry.filename} "
-            f"(flat folder). Put the file {entry.filename} at one of these places, or fetch "
-            f"without source= to download it from {entry.url}."
-        )
-    raise DataUnavailableError(
-        f"source {source} does not exist; give a folder holding the release (repository "
-        f"layout data_synapsesbi/<task>/<file> or a flat folder of file names) or the file "
-        f"itself"
-    )
-
-
-def _unavailable(entry: CatalogEntry, url: str, reason: str) -> DataUnavailableError:
-    if url != entry.url:
-        url = f"{url}\n    (mirror of {entry.url})"
-    return DataUnavailableError(
-        f"cannot get {entry.name!r} ({entry.filename}): {reason}. Nothing is cached at "
-        f"{cache_path(entry)}. To get the data:\n"
-        f"  - download {url}\n"
-        f"    and put it at {cache_path(entry)} (the cache; set {HOME_ENV} to move it), or\n"
-        f"  - pass source=<folder or file> (CLI: --source) pointing at a local copy of the "
-        f"release, or\n"
-        f"  - set {URL_ENV} to the base URL of a mirror of the release repository.\n"
-        f"The .npy files are Git LFS objects: when the repository owner's GitHub LFS "
-        f"bandwidth quota is used up, GitHub refuses downloads until it resets; use a copy or a "
-        f"mirror meanwhile. Data: https://github.com/{REPOSITORY} (no licence file; cite "
-        f"{PAPER})."
-    )
-
-
-def stall_timeout() -> float:
-    """Seconds a download may go without progress: ``$FSBI_DATA_TIMEOUT``, else 60.
-
-    Raises
-    ------
-    DataUnavailableError
-        If ``FSBI_DATA_TIMEOUT`` is not a positive number.
-    """
-    text = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not text:
-        return STALL_TIMEOUT_S
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise DataUnavailableError(
-            f"{TIMEOUT_ENV}={text!r}: expected a positive number of seconds a download may go "
-            f"without progress (default {STALL_TIMEOUT_S:g}); set it to a number or unset it")
-    return seconds
-
-
-class _StallWatch:
-    """Aborts a download that receives less than one chunk in ``timeout`` seconds.
-
-    The read timeout of requests bounds each socket read, so a server that trickles a byte
-    now and then keeps a download alive forever. This thread watches the bytes written and,
-    when no chunk has arrived for ``timeout`` seconds, shuts the response's socket down: the
-    blocked read then ends as a broken connection, and :attr:`stalled` says why.
-    """
-
-    def __init__(self, writer: _HashingWriter, timeout: float):
-        self.writer, self.timeout = writer, timeout
-        self.response = None
-        self.stalled = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="fsbi-data download watch",
-                                        daemon=True)
-
-    def hook(self, response, *args, **kwargs) -> None:
-        """The requests response hook: remembers the response whose socket to shut down."""
-        self.response = response
-
-    def __enter__(self) -> _StallWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        size, since = self.writer.size, time.monotonic()
-        while not self._done.wait(min(self.timeout / 4, 1.0)):
-            now = time.monotonic()
-            if self.writer.size != size:
-                size, since = self.writer.size, now
-            elif now - since >= self.timeout and self.response is not None:
-                self.stalled = True
-                try:
-                    self.response.raw.shutdown()  # urllib3 >= 2.3
-                except (AttributeError, ValueError, RuntimeError) as error:
-                    log.warning("cannot interrupt the stalled download: %s", error)
-                return
-
-
-def _timed_out(error: Exception) -> bool:
-    """Whether a requests error is a read or connect timeout (requests wraps some of them)."""
-    import requests
-    import urllib3
-
-    return isinstance(error, requests.Timeout) or any(
-        isinstance(arg, urllib3.exceptions.TimeoutError) for arg in error.args)
-
-
-def _download(entry: CatalogEntry, target: Path, progress: bool) -> Path:
-    import pooch
-    import requests
-
-    url = download_url(entry)
-    timeout = stall_timeout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                    suffix=".part")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    stalled = (f"the download stalled: less than {_DOWNLOAD_CHUNK // 1024} kB arrived in "
-               f"{timeout:g} s (set {TIMEOUT_ENV} to wait longer)")
-    # Our own bar, closed here even when the download fails (pooch leaves its own open), and
-    # shown only once data flows, so that a refused connection prints just the error.
-    bar = _progress_bar(0, f"downloading {entry.filename}", delay=0.5) if progress else None
-    try:
-        log.info("downloading %s from %s", entry.name, url)
-        with open(tmp, "wb") as file:
-            writer = _HashingWriter(file)
-            with _StallWatch(writer, timeout) as watch:
-                downloader = pooch.HTTPDownloader(
-                    progressbar=bar or False, chunk_size=_DOWNLOAD_CHUNK, timeout=timeout,
-                    hooks={"response": watch.hook})
-                try:
-                    downloader(url, writer, None)
-                except requests.HTTPError as error:
-                    status = error.response.status_code if error.response is not None else "?"
-                    raise _unavailable(entry, url,
-                                       f"the server answered HTTP {status}") from error
-                except requests.RequestException as error:
-                    reason = (stalled if watch.stalled or _timed_out(error)
-                              else f"no connection ({type(error).__name__})")
-                    raise _unavailable(entry, url, reason) from error
-        if watch.stalled:  # a response without a length just ends when its socket is shut
-            raise _unavailable(entry, url, stalled)
-        _check_size(tmp, entry, writer.size, url)
-        if entry.checksum_kind == "sha256":  # hashed while downloading
-            _check_digest(tmp, entry, writer.digest.hexdigest(), url)
-        else:  # a Git blob id needs the size first: hash the file afterwards
-            _check_digest(tmp, entry, file_checksum(tmp, "git-sha1", progress=progress), url)
-        os.replace(tmp, target)
-    finally:
-        if bar is not None:
-            bar.close()
-        tmp.unlink(missing_ok=True)
-    _mark(target, entry)
-    return target
-
-
-def fetch(name: str, *, source: str | os.PathLike | None = None,
-          catalog: Catalog | None = None, progress: bool = False) -> Path:
-    """The local, verified copy of a released file.
-
-    A verified cached copy is returned without network access; otherwise the file is taken
-    from ``source`` or downloaded, and its size and checksum are checked before use. A
-    download that fails the check is deleted, never cached.
-
-    Parameters
-    ----------
-    name
-        Catalog name, e.g. ``"6pPol"``, ``"MLP/pi3"``, ``"6pPol/bg20min"``.
-    source
-        A local copy of the release instead of a download: a folder in the repository layout
-        (``<source>/data_synapsesbi/<task>/<file>``), a flat folder of file names, or the file
-        itself. The file is verified and returned in place (not copied).
-    catalog
-        The catalog to look ``name`` up in (default :data:`CATALOG`).
-    progress
-        Show tqdm progress bars for download and verification.
-
-    Returns
-    -------
-    pathlib.Path
-        The verified file.
-
-    Raises
-    ------
-    UnknownNameError
-        ``name`` is not in the catalog.
-    ChecksumError
-        The file's size or checksum differs from the catalog.
-    DataUnavailableError
-        The file is neither cached nor in ``source`` nor downloadable; the message says how
-        to get it.
-
-    Examples
-    --------
-    >>> path = fetch("6pPol/pi3")                                    # doctest: +SKIP
-    >>> path = fetch("6pPol", source="~/fSBI")                        # doctest: +SKIP
-    """
-    entry = (catalog or CATALOG).entry(name)
-    if source is not None:
-        found = _find_in_source(Path(source).expanduser(), entry)
-        return _ensure_verified(found, entry, progress)
-    target = cache_path(entry)
-    if target.is_file():
-        try:
-            return _ensure_verified(target, entry, progress)
-        except ChecksumError:
-            log.warning("cached %s fails verification; downloading it again", target)
-    return _download(entry, target, progress)
-
-
-def is_cached(entry: CatalogEntry) -> bool:
-    """Whether ``entry`` is in the cache and was verified (no checksum is computed)."""
-    return _is_marked(cache_path(entry), entry)
-
-
-def datasets(catalog: Catalog | None = None) -> pd.DataFrame:
-    """The released files, one row each, and whether they are cached.
-
-    Columns: ``name``, ``family``, ``role``, ``round``, ``rows``, ``size``, ``cached``,
-    ``path`` (the local file, or None), ``url``.
-
-    Examples
-    --------
-    >>> df = datasets()
-    >>> df.set_index("name").loc["MLP", "rows"]
-    np.int64(328990)
-    """
-    import pandas as pd
-
-    rows = []
-    for entry in (catalog or CATALOG).values():
-        cached = is_cached(entry)
-        rows.append({
-            "name": entry.name, "family": entry.family, "role": entry.role,
-            "round": entry.round, "rows": entry.rows, "size": entry.size, "cached": cached,
-            "path": str(cache_path(entry)) if cached else None, "url": entry.url,
-        })
-    frame = pd.DataFrame(rows)
-    for column in ("rows", "size"):
-        frame[column] = frame[column].astype("Int64")
-    return frame

@@ -66,7 +66,8 @@ def release_files(out_dir: Path, use_release: bool | None) -> tuple[Path, dict[s
     The released files when they are cached (or ``use_release=True``: fetched, which needs the
     network); otherwise a synthetic sample written into ``out_dir`` (no network needed).
     """
-    from .catalog import CATALOG, fetch, is_cached
+    from .catalog import CATALOG
+    from .fetching import fetch, is_cached
     from .testing import write_synthetic_release
 
     catalog = CATALOG

@@ -11,15 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsbi_data.catalog import (
-    CATALOG,
-    RELEASE_COMMIT,
-    Catalog,
-    CatalogEntry,
-    datasets,
-    file_checksum,
-)
+from fsbi_data.catalog import CATALOG, RELEASE_COMMIT, Catalog, CatalogEntry
+from fsbi_data.checksums import file_checksum
 from fsbi_data.errors import FsbiDataError, UnknownNameError
+from fsbi_data.fetching import datasets
 from fsbi_data.schema import family
 from fsbi_data.testing import write_synthetic_release
 

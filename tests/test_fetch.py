@@ -21,19 +21,12 @@ from hypothesis import strategies as st
 
 import fsbi_data
 from fsbi_data import catalog as catalog_module
-from fsbi_data.catalog import (
-    CATALOG,
-    Catalog,
-    cache_dir,
-    cache_path,
-    datasets,
-    fetch,
-    file_checksum,
-    is_cached,
-    make_entry,
-)
+from fsbi_data import fetching
+from fsbi_data.catalog import CATALOG, Catalog, cache_dir, cache_path, make_entry
+from fsbi_data.checksums import file_checksum
 from fsbi_data.cli.main import cli
 from fsbi_data.errors import ChecksumError, DataUnavailableError, UnknownNameError
+from fsbi_data.fetching import datasets, fetch, is_cached
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -176,11 +169,74 @@ def test_lfs_pointer_given_as_source_says_how_to_get_the_data(release, home, tmp
 
 def test_http_error_is_data_unavailable(release, home, tmp_path, monkeypatch):
     _, cat = release
-    with serve(tmp_path) as (url, _):  # an empty mirror: 404 for everything
+    with serve(tmp_path) as (url, log):  # an empty mirror: 404 for everything
         monkeypatch.setenv("FSBI_DATA_URL", url)
         with pytest.raises(DataUnavailableError, match="HTTP 404"):
             fetch("MLP", catalog=cat)
+    assert len(log) == 1  # a refusal is not asked again
     assert leftovers(home) == []
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Serves ``body``; the first ``failures`` requests fail as ``mode`` says."""
+
+    body: bytes
+    mode: str
+    failures: int
+    requests: list[str]
+
+    def do_GET(self):  # noqa: N802
+        self.requests.append(self.path)
+        failing = len(self.requests) <= self.failures
+        if failing and self.mode == "503":
+            self.send_error(503)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        # A dropped connection: half the declared bytes, then the socket closes.
+        self.wfile.write(self.body[: len(self.body) // 2] if failing else self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def flaky_server(body: bytes, mode: str, failures: int):
+    log: list[str] = []
+    handler = type("Handler", (_Flaky,), {"body": body, "mode": mode, "failures": failures,
+                                          "requests": log})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", log
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("mode", ["dropped", "503"])
+def test_failed_download_is_tried_again(release, home, monkeypatch, mode):
+    root, cat = release
+    entry = cat.entry("MLP/pi1")
+    with flaky_server((root / entry.path).read_bytes(), mode, failures=1) as (url, log):
+        monkeypatch.setenv("FSBI_DATA_URL", url)
+        path = fetch("MLP/pi1", catalog=cat)
+    assert len(log) == 2 and path == cache_path(entry) and is_cached(entry)
+    assert leftovers(home) == [path]
+
+
+def test_server_error_after_the_last_try_is_data_unavailable(release, home, monkeypatch):
+    root, cat = release
+    entry = cat.entry("MLP/pi1")
+    monkeypatch.setattr(fetching, "DOWNLOAD_RETRIES", 1)
+    with flaky_server((root / entry.path).read_bytes(), "503", failures=9) as (url, log):
+        monkeypatch.setenv("FSBI_DATA_URL", url)
+        with pytest.raises(DataUnavailableError, match="HTTP 503"):
+            fetch("MLP/pi1", catalog=cat)
+    assert len(log) == 2 and leftovers(home) == [] and not is_cached(entry)
 
 
 def test_offline_error_says_how_to_get_the_data(home, monkeypatch):

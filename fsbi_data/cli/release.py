@@ -25,7 +25,7 @@ def _size(size: float | None) -> str:
 def datasets() -> None:
     """List the released files: name, role, rows, size, and whether each is cached."""
     from ..catalog import cache_dir
-    from ..catalog import datasets as list_datasets
+    from ..fetching import datasets as list_datasets
 
     table = list_datasets().astype(object).where(lambda t: t.notna(), None)
     rows = [
@@ -44,7 +44,7 @@ def datasets() -> None:
               help="A local copy of the release (folder or file) instead of a download.")
 def fetch(name: str, source: Path | None) -> None:
     """Download (or take from --source) the released file NAME, verify it, print its path."""
-    from ..catalog import fetch as fetch_file
+    from ..fetching import fetch as fetch_file
 
     click.echo(str(fetch_file(name, source=source, progress=True)))
 
