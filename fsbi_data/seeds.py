@@ -1,7 +1,7 @@
 """Seeds of new rules: md5 digests of a documented, full-precision encoding of theta.
 
 The released rules are keyed by the md5 of NumPy's *printed* theta, which loses precision and
-depends on NumPy's print options (``spec/network-models.md`` §7.3). New rules use instead
+depends on NumPy's print options (``docs/auryn.md``, Seeds). New rules use instead
 
     md5( b"fsbi-data/rule-seed/v1" + b"\\x00" + family name (UTF-8) + b"\\x00"
          + theta as float64 little-endian bytes )
@@ -77,8 +77,25 @@ def rule_seeds(thetas: np.ndarray, fam: Family | str) -> np.ndarray:
     return np.array([rule_seed(row, fam) for row in thetas], dtype=str)
 
 
+def check_network_seed(network_seed: int) -> int:
+    """``network_seed`` as an int, or :class:`~fsbi_data.errors.ProtocolError` if it is not an
+    integer in [1, NETWORK_SEED_MAX].
+
+    Examples
+    --------
+    >>> check_network_seed(np.int64(7))
+    7
+    """
+    if isinstance(network_seed, bool) or not isinstance(network_seed, (int, np.integer)):
+        raise ProtocolError(f"network_seed must be an integer >= 1, got {network_seed!r}")
+    if not 1 <= int(network_seed) <= NETWORK_SEED_MAX:
+        raise ProtocolError(f"network_seed must lie in [1, {NETWORK_SEED_MAX}], got "
+                            f"{network_seed}")
+    return int(network_seed)
+
+
 def network_seed_of(seed: str) -> int:
-    """The default network seed of the rule with rule seed ``seed``: in [1, 2**32 - 1].
+    """The default network seed of the rule with rule seed ``seed``: in [1, NETWORK_SEED_MAX].
 
     Examples
     --------

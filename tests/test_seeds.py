@@ -14,6 +14,7 @@ from fsbi_data.schema import SEED_PATTERN, family
 from fsbi_data.seeds import (
     NETWORK_SEED_MAX,
     SEED_ENCODING,
+    check_network_seed,
     encode_theta,
     network_seed_of,
     rule_seed,
@@ -75,3 +76,11 @@ def test_network_seed_in_range(seed):
     value = network_seed_of(seed)
     assert 1 <= value <= NETWORK_SEED_MAX
     assert value == network_seed_of(seed)
+
+
+def test_network_seed_check():
+    assert check_network_seed(np.int64(7)) == 7
+    assert check_network_seed(NETWORK_SEED_MAX) == NETWORK_SEED_MAX
+    for bad in (0, -1, NETWORK_SEED_MAX + 1, 1.5, True):
+        with pytest.raises(ProtocolError):
+            check_network_seed(bad)
