@@ -8,6 +8,7 @@ import math
 import click
 
 from ..metrics import AnalysisParams, compute, read_auryn
+from ..metrics.raw import PAPER_LNS, PAPER_LS
 from ..schema import family
 
 
@@ -16,9 +17,9 @@ from ..schema import family
 @click.option("--id", "run_id", required=True, help="The run's --ID (monitor file names).")
 @click.option("--protocol", type=click.Choice(["6pPol", "MLP"]), default="6pPol",
               show_default=True, help="Family of the program that ran.")
-@click.option("--lns", type=float, default=60.0, show_default=True,
+@click.option("--lns", type=float, default=PAPER_LNS, show_default=True,
               help="Training duration (s): the scoring window starts here.")
-@click.option("--ls", type=float, default=10.0, show_default=True,
+@click.option("--ls", type=float, default=PAPER_LS, show_default=True,
               help="Scoring duration (s).")
 @click.option("--stdout", "stdout_file", type=click.Path(exists=True, dir_okay=False),
               help="File holding the program's output; a blown-up run then gives NaN.")

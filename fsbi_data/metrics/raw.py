@@ -25,16 +25,21 @@ import numpy as np
 
 from ..errors import RawFormatError
 
+#: The paper's training ("no scoring") and scoring durations (s): every released rule was
+#: simulated for PAPER_LNS + PAPER_LS seconds and scored on the last PAPER_LS.
+PAPER_LNS = 60.0
+PAPER_LS = 10.0
+
 
 @dataclass(frozen=True)
 class AnalysisParams:
-    """Parameters of the metric computations (``spec/metrics.md`` §1), paper values as defaults."""
+    """Parameters of the metric computations (``docs/metrics.md``), paper values as defaults."""
 
     n_recorded: int = 1000
     n_recorded_i: int = 500
-    ls: float = 10.0
-    t_start_rec: float = 60.0
-    t_stop_rec: float = 70.0
+    ls: float = PAPER_LS
+    t_start_rec: float = PAPER_LNS
+    t_stop_rec: float = PAPER_LNS + PAPER_LS
     bin_size_small: float = 0.001
     bin_size_medium: float = 0.01
     bin_size_big: float = 0.1
