@@ -12,16 +12,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from distributed import Client, LocalCluster
-
+from fsbi_data.metrics.recompute import dask_client
 from fsbi_data.simulation.prior import sample_prior
 from fsbi_data.simulation.protocols import protocol
 from fsbi_data.simulation.runner import simulate
 
 
 def throughput(n_workers: int, thetas, proto, backend: str) -> float:
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with dask_client(workers=n_workers) as client:
         warm = sample_prior(proto.family, n_workers, seed=12345)
         simulate(warm, proto, backend, client=client)
         start = time.perf_counter()

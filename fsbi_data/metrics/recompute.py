@@ -8,7 +8,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,32 @@ from .compute import compute
 from .rawstore import raw_store_size, read_simulations
 
 DEFAULT_BLOCK = 25  # simulations per task
+
+
+@contextlib.contextmanager
+def dask_client(client: Any = None, scheduler: str | None = None,
+                workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: ``client`` itself; else one connected to ``scheduler``; else
+    one of a new ``LocalCluster`` of ``workers`` single-threaded processes (default: the
+    number of CPUs). What this function opened is closed on exit; ``client`` is left open.
+
+    Examples
+    --------
+    >>> with dask_client(workers=2) as client:                   # doctest: +SKIP
+    ...     client.submit(sum, [1, 2]).result()
+    3
+    """
+    if client is not None:
+        yield client
+        return
+    from distributed import Client, LocalCluster
+
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            scheduler = stack.enter_context(LocalCluster(
+                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                processes=True, dashboard_address=None))
+        yield stack.enter_context(Client(scheduler))
 
 
 def metrics_of_block(path: str, start: int, stop: int) -> dict[str, Any]:
@@ -50,21 +78,11 @@ def recompute(raw_store: str | os.PathLike, *, client: Any = None, scheduler: st
     out
         Also write the metrics as a release-format ``.npy`` file here.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
     path = str(Path(raw_store).resolve())
     n = raw_store_size(path)
-    owned = []
-    if client is None:
-        if scheduler is not None:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-            owned.append(cluster)
-        owned.insert(0, client)
-    try:
+    with dask_client(client, scheduler, workers) as client:
         futures = [client.submit(metrics_of_block, path, start, min(start + block, n),
                                  key=f"fsbi-metrics-{start}-{path}")
                    for start in range(0, n, block)]
@@ -76,9 +94,6 @@ def recompute(raw_store: str | os.PathLike, *, client: Any = None, scheduler: st
         for _ in done:
             pass
         blocks = client.gather(futures)
-    finally:
-        for thing in owned:
-            thing.close()
     import zarr
 
     fam = family(zarr.open_group(path, mode="r").attrs["family"])
