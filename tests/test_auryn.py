@@ -18,7 +18,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import fsbi_data.metrics as fsbi_metrics
-from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
+from fsbi_data.errors import (
+    BackendUnavailableError,
+    ProtocolError,
+    RawFormatError,
+    SimulationError,
+)
+from fsbi_data.metrics import parse_marker
 from fsbi_data.mlp_constants import RULE_CST_PART
 from fsbi_data.schema import family
 from fsbi_data.simulation.backends import auryn as auryn_backend
@@ -29,7 +35,6 @@ from fsbi_data.simulation.backends.auryn import (
     command_line,
     find_auryn,
     mlp_rule_vector,
-    parse_marker,
     program_name,
     rule_token,
 )
@@ -155,7 +160,7 @@ def test_marker_of_the_genuine_runs():
 
 
 def test_missing_marker_is_an_error():
-    with pytest.raises(SimulationError, match="no result marker"):
+    with pytest.raises(RawFormatError, match="no result marker"):
         parse_marker("Segmentation fault")
 
 

@@ -1,6 +1,6 @@
 """Reading (and writing) Auryn monitor files: ``.ras`` spikes and ``.syn`` weights.
 
-Formats (``spec/network-models.md`` §8): a spike file has one ``<time> <neuron>`` line per
+Formats (``docs/metrics.md``): a spike file has one ``<time> <neuron>`` line per
 spike in emission order; a weight file has one line per sample, ``<time>`` then the monitored
 weights, space separated. Files are named ``<prefix>.<run id>.0.<ext>`` in the run's working
 directory: ``out.e``/``out.i`` for spikes, ``con_ee``, ``con_ei``, ``con_ie``, ``con_ii`` for
@@ -39,6 +39,11 @@ def parse_marker(stdout: str) -> float | None:
     """The blow-up time printed by a program (``cynthia<t>cynthia``); None if it completed.
 
     Raises :class:`~fsbi_data.errors.RawFormatError` when no marker is present.
+
+    Examples
+    --------
+    >>> parse_marker("cynthia-1cynthia") is None, parse_marker("cynthia0.762cynthia")
+    (True, 0.762)
     """
     match = MARKER.search(stdout)
     if match is None:

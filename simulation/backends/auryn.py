@@ -1,12 +1,11 @@
 """The Auryn backend: this project's C++ programs (``simulation/cpp/``) run as subprocesses.
 
 The programs are compiled once against the user's Auryn (found through ``AURYN_DIR`` or an
-explicit path) and cached under ``$FSBI_DATA_HOME/auryn-programs/<key>/`` (default: the
-``fsbi-data`` user cache directory), where ``key`` hashes the program sources, the Auryn
+explicit path) and cached under ``auryn-programs/<key>/`` in the fsbi-data cache
+(:func:`fsbi_data.catalog.cache_dir`), where ``key`` hashes the program sources, the Auryn
 version and library, and the compiler: changing any of them triggers a fresh build. Each run
-gets its own working directory, a timeout, and is cleaned up afterwards; the blow-up time is
-read from the program's result marker and the monitor files are parsed with
-:func:`fsbi_data.metrics.read_auryn`.
+gets its own working directory, a timeout, and is cleaned up afterwards; the program's output
+(its result marker) and monitor files are read with :func:`fsbi_data.metrics.read_auryn`.
 
 Installing Auryn (once): ``git clone https://github.com/fzenke/auryn``, then in
 ``auryn/build/release`` run ``./bootstrap.sh && make`` (Debian/Ubuntu need
@@ -28,7 +27,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import os
 import re
@@ -43,12 +41,13 @@ import numpy as np
 
 from fsbi_data.errors import BackendUnavailableError, ProtocolError, SimulationError
 from fsbi_data.files import published, sha256_of
-from fsbi_data.metrics.raw import AnalysisParams, SimulationResult
+from fsbi_data.metrics.auryn import read_auryn
+from fsbi_data.metrics.raw import SimulationResult
 from fsbi_data.schema import family
-from fsbi_data.seeds import rule_seed
+from fsbi_data.seeds import check_network_seed, rule_seed
 
 from ..protocols import Protocol
-from .base import Backend, check_network_seed
+from .base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +64,6 @@ INCLUDE_CANDIDATES = ("src", "include", "include/auryn", ".")
 #: protocol that changes them cannot run on this backend.
 FIXED_FIELDS = ("dt", "delay", "tau_mem", "e_rest", "v_reset", "e_exc", "e_inh", "v_thresh",
                 "delta_thresh", "tau_thresh", "v_max")
-
-_MARKER = re.compile(r"cynthia(.*?)cynthia", re.DOTALL)
 
 _INSTALL = (
     "Install Auryn: git clone https://github.com/fzenke/auryn; cd auryn/build/release; "
@@ -143,16 +140,6 @@ def _auryn_version(include_dir: Path) -> str:
 
 
 # --- building -------------------------------------------------------------------------------
-def cache_root() -> Path:
-    """``$FSBI_DATA_HOME`` or the ``fsbi-data`` user cache directory."""
-    home = os.environ.get("FSBI_DATA_HOME")
-    if home:
-        return Path(home).expanduser()
-    import pooch
-
-    return Path(pooch.os_cache("fsbi-data"))
-
-
 def compiler() -> str | None:
     """The C++ compiler the build uses: ``$CXX``, else ``mpicxx`` (Auryn is built with MPI)."""
     name = os.environ.get("CXX") or "mpicxx"
@@ -201,7 +188,11 @@ def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
     make = shutil.which("make")
     if make is None:
         raise BackendUnavailableError("'make' is not on PATH; install it (apt-get install make)")
-    base = Path(cache_dir) if cache_dir is not None else cache_root() / "auryn-programs"
+    if cache_dir is None:
+        from fsbi_data import catalog
+
+        cache_dir = catalog.cache_dir() / "auryn-programs"
+    base = Path(cache_dir)
     target = base / build_key(auryn, cxx)
     if not force and all((target / program_name(f)).is_file() for f in ("6pPol", "MLP")):
         return target
@@ -315,27 +306,6 @@ def mlp_rule_vector(theta: np.ndarray, protocol: Protocol) -> np.ndarray:
     ]).astype(np.float64)
 
 
-def parse_marker(stdout: str) -> float | None:
-    """The blow-up time in the program's output: None for ``cynthia-1cynthia`` (completed).
-
-    Raises :class:`~fsbi_data.errors.SimulationError` when there is no marker.
-
-    Examples
-    --------
-    >>> parse_marker("cynthia-1cynthia") is None, parse_marker("cynthia0.762cynthia")
-    (True, 0.762)
-    """
-    found = _MARKER.search(stdout)
-    if found is None:
-        raise SimulationError(f"the Auryn program printed no result marker "
-                              f"(cynthia<t>cynthia); its output was: {stdout[-500:]!r}")
-    try:
-        value = float(found.group(1))
-    except ValueError:
-        raise SimulationError(f"malformed result marker {found.group(0)!r}") from None
-    return None if value < 0 else value
-
-
 # --- the backend ----------------------------------------------------------------------------
 @dataclass
 class AurynBackend(Backend):
@@ -346,7 +316,8 @@ class AurynBackend(Backend):
     auryn_dir
         The Auryn directory (default ``$AURYN_DIR``).
     cache_dir
-        Where compiled programs are cached (default ``$FSBI_DATA_HOME/auryn-programs``).
+        Where compiled programs are cached (default ``auryn-programs`` in the fsbi-data
+        cache, :func:`fsbi_data.catalog.cache_dir`).
     keep_files
         Keep each run's working directory (monitor files) instead of deleting it; only
         meaningful with an explicit ``workdir``.
@@ -417,30 +388,15 @@ class AurynBackend(Backend):
                     f"the Auryn program {program.name} failed with exit status "
                     f"{done.returncode} (rule {seed}): {done.stderr.strip()[-2000:]}"
                 )
-            blow_up_time = parse_marker(done.stdout)
             info = {"backend": "auryn", "program": program.name,
                     "wall_time": time.perf_counter() - start}
-            params = protocol.analysis_params()
-            if blow_up_time is not None:
-                return SimulationResult.blown_up(blow_up_time, params, seed=seed, theta=theta,
-                                                 network_seed=network_seed, info=info)
-            result = _read_outputs(run_dir, seed, protocol, params)
-            return replace(result, params=params, seed=seed, theta=theta,
-                           network_seed=network_seed, blow_up_time=None, info=info)
+            result = read_auryn(run_dir, seed, protocol.family, stdout=done.stdout,
+                                params=protocol.analysis_params())
+            return replace(result, seed=seed, theta=theta, network_seed=network_seed,
+                           info=info)
         finally:
             if temporary or not self.keep_files:
                 _remove_outputs(run_dir, seed, remove_dir=temporary)
-
-
-def _read_outputs(run_dir: Path, run_id: str, protocol: Protocol,
-                  params: AnalysisParams) -> SimulationResult:
-    """The monitor files of a completed run, read with the metrics readers."""
-    from fsbi_data.metrics import read_auryn
-
-    kwargs = {"protocol": protocol.family}
-    if "params" in inspect.signature(read_auryn).parameters:
-        kwargs["params"] = params  # the number of recorded neurons is not in the files
-    return read_auryn(run_dir, run_id, **kwargs)
 
 
 def check_protocol(protocol: Protocol) -> None:
