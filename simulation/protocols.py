@@ -3,8 +3,8 @@
 A :class:`Protocol` holds everything a backend needs to simulate one rule besides theta and
 the network seed: network sizes, synapse and neuron constants, input, durations, recording and
 the fixed part of the MLP rule. ``protocol(family, "paper")`` reproduces how the released data
-were made (``spec/network-models.md`` §1, §3-§7, §9, §13); ``protocol(family, "quick")`` is a
-scaled-down variant for tests and demos whose numbers are **not** comparable with the paper's.
+were made (``docs/simulation.md``); ``protocol(family, "quick")`` is a scaled-down variant for
+tests and demos whose numbers are **not** comparable with the paper's.
 
 Examples
 --------
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from fsbi_data.errors import ProtocolError, UnknownNameError
-from fsbi_data.metrics.raw import AnalysisParams
-from fsbi_data.mlp_constants import RULE_CST_PART
+from fsbi_data.metrics.raw import PAPER_LNS, PAPER_LS, AnalysisParams
+from fsbi_data.mlp_constants import MLP_TRACE_TAUS, MLP_W1, RULE_CST_PART
 from fsbi_data.schema import CONNECTIONS, Family, family
 
 PRESETS = ("paper", "quick")
@@ -48,7 +48,7 @@ _QUICK_NOTE = (
 
 @dataclass(frozen=True)
 class Protocol:
-    """One simulation protocol (``spec/network-models.md``); SI units, weights in units of g_L.
+    """One simulation protocol (``docs/simulation.md``); SI units, weights in units of g_L.
 
     Build one with :func:`protocol` and change it with :meth:`replace` (which validates).
     Every field below is a parameter of the network or of the run; the defaults are those of
@@ -136,8 +136,8 @@ class Protocol:
     max_rate_checker: float = 100.0
     tau_checker: float = 1.0
     # durations (§1, §2.1)
-    lns: float = 60.0
-    ls: float = 10.0
+    lns: float = PAPER_LNS
+    ls: float = PAPER_LS
     # recording (§8)
     n_recorded: int = 1000
     record_i: bool = True
@@ -172,14 +172,14 @@ class Protocol:
 
     # --- derived quantities -------------------------------------------------------------------
     @property
-    def schema(self) -> Family:
-        """The :class:`fsbi_data.schema.Family` of this protocol."""
+    def rule_family(self) -> Family:
+        """The :class:`fsbi_data.schema.Family` called :attr:`family`: theta layout, metrics."""
         return family(self.family)
 
     @property
     def plastic_connections(self) -> tuple[str, ...]:
         """Plastic projections, keyed ``"ee"``, ``"ei"``, ``"ie"``, ``"ii"`` (§4.4)."""
-        return self.schema.plastic_connections
+        return self.rule_family.plastic_connections
 
     @property
     def n_steps_training(self) -> int:
@@ -198,10 +198,6 @@ class Protocol:
     @property
     def delay_steps(self) -> int:
         return round(self.delay / self.dt)
-
-    @property
-    def sample_every_steps(self) -> int:
-        return round(self.weight_sample_interval / self.dt)
 
     def analysis_params(self) -> AnalysisParams:
         """Parameters of the metric computations for runs of this protocol.
@@ -278,7 +274,7 @@ class Protocol:
         >>> protocol("6pPol").validate_theta([0.02] * 24 + [10.0]).shape
         (25,)
         """
-        fam = self.schema
+        fam = self.rule_family
         try:
             values = np.asarray(theta, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -311,7 +307,7 @@ class Protocol:
 
     def input_rate(self, theta: np.ndarray) -> float:
         """The Poisson input rate (Hz) of ``theta`` (its last entry)."""
-        return float(np.asarray(theta)[self.schema.input_rate_param.index])
+        return float(np.asarray(theta)[self.rule_family.input_rate_param.index])
 
     def poly_rule(self, theta: np.ndarray) -> dict[str, dict[str, float]]:
         """Per-projection parameters of the polynomial rule (§5.3): tau_pre, tau_post, alpha,
@@ -339,19 +335,21 @@ class Protocol:
         bias last).
         """
         fam = self._require("MLP")
-        nh1, nh2 = self.nh1, self.nh2
+        # rule_cst_part is laid out as fsbi_data.mlp_constants.RULE_CST_PART: the trace taus,
+        # then W1 (nh1 units x the MLP's inputs) row-major, then W2 (nh2 x nh1) row-major.
         cst = np.asarray(self.rule_cst_part, dtype=np.float64)
-        w1 = cst[4:4 + 6 * nh1].reshape(nh1, 6)
-        w2 = cst[4 + 6 * nh1:].reshape(nh2, nh1)
+        n_taus, n_inputs = len(MLP_TRACE_TAUS), MLP_W1.shape[1]
+        w1_end = n_taus + self.nh1 * n_inputs
+        taus = dict(zip(("tau_pre1", "tau_pre2", "tau_post1", "tau_post2"),
+                        cst[:n_taus].tolist(), strict=True))
+        w1 = cst[n_taus:w1_end].reshape(self.nh1, n_inputs)
+        w2 = cst[w1_end:].reshape(self.nh2, self.nh1)
         out: dict[str, dict[str, Any]] = {}
-        for c in ("ee", "ie"):
-            pre = [fam.param(f"wpre_{c}_{u}").index for u in range(nh2 + 1)]
-            post = [fam.param(f"wpost_{c}_{u}").index for u in range(nh2 + 1)]
+        for c in fam.plastic_connections:
+            pre = [fam.param(f"wpre_{c}_{u}").index for u in range(self.nh2 + 1)]
+            post = [fam.param(f"wpost_{c}_{u}").index for u in range(self.nh2 + 1)]
             out[c] = {
-                "eta": float(theta[fam.param(f"eta_{c}").index]),
-                "tau_pre1": float(cst[0]), "tau_pre2": float(cst[1]),
-                "tau_post1": float(cst[2]), "tau_post2": float(cst[3]),
-                "w1": w1, "w2": w2,
+                "eta": float(theta[fam.param(f"eta_{c}").index]), **taus, "w1": w1, "w2": w2,
                 "w_pre": np.asarray(theta, dtype=np.float64)[pre],
                 "w_post": np.asarray(theta, dtype=np.float64)[post],
             }
@@ -359,7 +357,7 @@ class Protocol:
 
     # --- validation ---------------------------------------------------------------------------
     def _require(self, name: str) -> Family:
-        fam = self.schema
+        fam = self.rule_family
         if fam.name != name:
             raise ProtocolError(f"protocol {self.family}/{self.name} is not a {name} protocol")
         return fam
@@ -411,11 +409,12 @@ class Protocol:
         if not (self.v_reset < self.v_thresh < self.v_max and self.e_inh <= self.v_reset):
             self._fail("v_thresh", "must satisfy e_inh <= v_reset < v_thresh < v_max")
         cst = tuple(float(v) for v in self.rule_cst_part)
-        expected = 4 + 6 * self.nh1 + self.nh1 * self.nh2
+        n_taus, n_inputs = len(MLP_TRACE_TAUS), MLP_W1.shape[1]
+        expected = n_taus + (n_inputs + self.nh2) * self.nh1
         if len(cst) != expected:
-            self._fail("rule_cst_part", f"must hold 4 + 6*nh1 + nh1*nh2 = {expected} numbers, "
-                       f"got {len(cst)}")
-        if not all(math.isfinite(v) for v in cst) or min(cst[:4]) <= 0:
+            self._fail("rule_cst_part", f"must hold {n_taus} trace taus, W1 ({n_inputs}*nh1) "
+                       f"and W2 (nh1*nh2): {expected} numbers, got {len(cst)}")
+        if not all(math.isfinite(v) for v in cst) or min(cst[:n_taus]) <= 0:
             self._fail("rule_cst_part", "must be finite with trace time constants > 0")
         object.__setattr__(self, "rule_cst_part", cst)
 

@@ -27,7 +27,6 @@ import os
 import platform
 import time
 from collections.abc import Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +41,11 @@ from fsbi_data.errors import (
     SimulationError,
 )
 from fsbi_data.layout import dataset_from_arrays
+from fsbi_data.metrics.recompute import dask_client
 from fsbi_data.schema import Family
-from fsbi_data.seeds import network_seed_of, rule_seeds
+from fsbi_data.seeds import check_network_seed, network_seed_of, rule_seeds
 
-from .backends.base import Backend, check_network_seed, get_backend
+from .backends.base import Backend, get_backend
 from .protocols import Protocol
 from .protocols import protocol as protocol_preset
 
@@ -169,7 +169,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
     """
     if isinstance(protocol, str):
         protocol = protocol_preset(protocol)
-    fam = protocol.schema
+    fam = protocol.rule_family
     thetas = _as_theta_array(thetas, fam)
     seeds = rule_seeds(thetas, fam) if len(thetas) else np.empty(0, dtype=str)
     net_seeds = _network_seeds(network_seed, seeds)
@@ -182,9 +182,8 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
     todo = np.zeros(len(seeds), dtype=bool)
     todo[np.sort(first)] = True
     skipped: list[str] = []
-    if store is not None:
-        stored = _stored_seeds(Path(store), fam)
-        present = np.isin(seeds, stored)
+    if store is not None and Path(store).exists():
+        present = np.isin(seeds, _stored_seeds(Path(store), fam))
         skipped = [str(s) for s in seeds[present & todo]]
         todo &= ~present
 
@@ -201,8 +200,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
     provenance: list[dict[str, Any]] = []
     writer = _BatchWriter(store, fam, protocol, backend, batch_size, provenance)
     if index.size:
-        with ExitStack() as stack:
-            client = _client(stack, client, scheduler, workers)
+        with dask_client(client, scheduler, workers) as client:
             _check_workers(client, backend)
             futures = {}
             backend_future = client.scatter(backend, broadcast=True, hash=False)
@@ -270,28 +268,14 @@ def _network_seeds(network_seed: Any, seeds: np.ndarray) -> np.ndarray:
 
 
 def _stored_seeds(path: Path, fam: Family) -> np.ndarray:
+    """The seeds in the store at ``path`` (as str), which must hold rules of ``fam``."""
     from fsbi_data import store as stores
 
-    if not path.exists():
-        return np.empty(0, dtype=str)
-    ds = stores.open_path(path)
-    if ds.attrs.get("family", fam.name) != fam.name:
-        raise ProtocolError(f"the store {path} holds {ds.attrs.get('family')} rules, not "
+    manifest = stores.read_manifest(path)
+    if manifest["family"] != fam.name:
+        raise ProtocolError(f"the store {path} holds {manifest['family']} rules, not "
                             f"{fam.name}; choose another --store")
-    return np.asarray(ds["seed"].values).astype(str)
-
-
-def _client(stack: ExitStack, client: Any, scheduler: str | None, workers: int | None) -> Any:
-    if client is not None:
-        return client
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        return stack.enter_context(Client(scheduler))
-    cluster = stack.enter_context(LocalCluster(
-        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-        dashboard_address=None))
-    return stack.enter_context(Client(cluster))
+    return stores.stored_seeds(path, manifest).astype(str)
 
 
 def _check_workers(client: Any, backend: Backend) -> None:

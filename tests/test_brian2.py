@@ -13,13 +13,10 @@ import numpy as np
 import pytest
 
 from fsbi_data.errors import ProtocolError
+from fsbi_data.simulation.backends import brian2_build
 from fsbi_data.simulation.backends.base import get_backend
-from fsbi_data.simulation.backends.brian2 import (
-    BACKEND,
-    Brian2Backend,
-    _mlp_statements,
-    compiler_available,
-)
+from fsbi_data.simulation.backends.brian2 import BACKEND, Brian2Backend, compiler_available
+from fsbi_data.simulation.backends.brian2_model import _mlp_statements
 from fsbi_data.simulation.protocols import protocol
 
 #: The plausible rule of the paper's Fig. 2 (data-release.md §7.1.3) with input 8 Hz.
@@ -220,18 +217,30 @@ def test_quick_mlp_runs_and_blows_up():
     assert blown.blow_up_time == round(blown.blow_up_time, 4)
 
 
-def _run_in_child(seed: int) -> list[float]:
-    result = Brian2Backend("standalone").run(STATIC_POLY, protocol("6pPol", "quick"),
-                                             network_seed=seed)
-    return result.spikes_e.times[:50].tolist()
+def _run_in_child(seed: int) -> tuple[list[float], int]:
+    """Run a rule in this fresh process: its first spike times and the builds it compiled."""
+    compiled = []
+    compile_build = brian2_build._compile
+
+    def counted(*args):
+        compiled.append(args)
+        compile_build(*args)
+
+    brian2_build._compile = counted
+    result = Brian2Backend("standalone").run(STATIC_POLY, tiny("6pPol"), network_seed=seed)
+    return result.spikes_e.times[:50].tolist(), len(compiled)
 
 
 @needs_compiler
-def test_parallel_processes_share_the_build():
+def test_parallel_processes_share_the_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("FSBI_DATA_HOME", str(tmp_path))  # no build yet, for both processes
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
-        first, second = pool.map(_run_in_child, [21, 21])
-    assert first == second and len(first) == 50
+        (first, builds_1), (second, builds_2) = pool.map(_run_in_child, [21, 21])
+    assert builds_1 + builds_2 == 1  # one process compiled, the other waited and reused it
+    folders = [p.name for p in (tmp_path / "brian2").iterdir() if p.is_dir()]
+    assert folders == [brian2_build.build_directory(tiny("6pPol")).name]
+    assert first == second and first
 
 
 @pytest.mark.skipif(not os.environ.get("AURYN_DIR"), reason="AURYN_DIR is not set: the "

@@ -18,7 +18,7 @@ from fsbi_data.mlp_constants import (
     rule_cst_part_sha256,
 )
 from fsbi_data.schema import family
-from fsbi_data.simulation.backends.base import Backend, check_network_seed, get_backend
+from fsbi_data.simulation.backends.base import Backend, get_backend
 from fsbi_data.simulation.protocols import Protocol, protocol
 
 
@@ -152,13 +152,6 @@ def test_mlp_rule_mapping():
     assert (rules["ie"]["tau_pre1"], rules["ie"]["tau_post2"]) == (0.01, 0.1)
     with pytest.raises(ProtocolError, match="not a 6pPol protocol"):
         protocol("MLP").poly_rule(theta)
-
-
-def test_network_seed_check():
-    assert check_network_seed(np.int64(7)) == 7
-    for bad in (0, -1, 2**32, 1.5, True):
-        with pytest.raises(ProtocolError):
-            check_network_seed(bad)
 
 
 def test_get_backend_errors():

@@ -75,7 +75,7 @@ def test_blown_up_rule_has_nan_metrics_and_its_time(sweep):
     assert blown.sum() == 1
     assert 0 < run.blow_up_time[blown][0] < QUICK.lns + QUICK.ls
     rule = run.rules.isel(rule=np.flatnonzero(blown)[0])
-    assert all(np.isnan(rule[m].item()) for m in QUICK.schema.metric_names)
+    assert all(np.isnan(rule[m].item()) for m in QUICK.rule_family.metric_names)
     completed = run.rules.isel(rule=np.flatnonzero(~blown))
     assert np.all(completed["rate"].values > 0)
 
@@ -108,7 +108,7 @@ def test_rules_already_stored_are_skipped(sweep, client):
 
 @needs_metrics
 def test_dataset_input_and_one_network_seed(client):
-    fam = QUICK.schema
+    fam = QUICK.rule_family
     ds = xr.Dataset({"theta": (("sample", "param"), THETAS[[0, 2]])},
                     coords={"param": list(fam.param_names)})
     run = simulate(ds, QUICK, "brian2", client=client, network_seed=42)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,11 +11,10 @@ import numpy as np
 
 from ..errors import ProtocolError, SimulationError
 from ..schema import FAMILIES, Family
+from ..seeds import NETWORK_SEED_MAX
 
 if TYPE_CHECKING:
     from ..simulation.runner import RuleFailure
-
-log = logging.getLogger(__name__)
 
 
 def read_thetas(path: Path, fam: Family) -> np.ndarray:
@@ -87,7 +85,7 @@ def write_failures(path: Path, failures: Sequence[RuleFailure], fam: Family) -> 
               help="Store to append the rules to (created if absent).")
 @click.option("--seed", type=int, default=None,
               help="Seed of the prior draw (--from prior), for a reproducible set of rules.")
-@click.option("--network-seed", type=click.IntRange(min=1, max=2**32 - 1), default=None,
+@click.option("--network-seed", type=click.IntRange(min=1, max=NETWORK_SEED_MAX), default=None,
               help="One network seed for every rule (default: derived from each rule's seed).")
 @click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
               help="Retries of a failing rule before it is reported.")
@@ -116,7 +114,7 @@ def simulate(family: str, source: str | None, n_rules: int | None, thetas: Path 
         raise click.UsageError("give --workers (local cluster) or --scheduler, not both")
     proto = protocol(family, preset)
     if thetas is not None:
-        values = read_thetas(thetas, proto.schema)
+        values = read_thetas(thetas, proto.rule_family)
     else:
         values = sample_prior(proto.family, n_rules, seed=seed)
     run = run_simulations(values, proto, backend, scheduler=scheduler, workers=workers,
@@ -126,7 +124,7 @@ def simulate(family: str, source: str | None, n_rules: int | None, thetas: Path 
     if run.failures:
         # A blown-up rule is a result (in the store, NaN metrics); a failed one is not.
         listing = write_failures(store.with_name(f"{store.name}.failures.csv"), run.failures,
-                                 proto.schema)
+                                 proto.rule_family)
         tried = run.rules.sizes["rule"] + len(run.failures)
         raise SimulationError(
             f"{len(run.failures)} of {tried} rule(s) failed and are not in {store}; their "

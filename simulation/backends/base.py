@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
     from ..protocols import Protocol
 
-#: Backend name -> module defining the instance ``BACKEND`` (or a ``Backend`` subclass whose
-#: ``name`` is the key, instantiated without arguments).
+#: Backend name -> module defining the instance ``BACKEND``.
 BACKEND_MODULES = {
     "auryn": "fsbi_data.simulation.backends.auryn",
     "brian2": "fsbi_data.simulation.backends.brian2",
@@ -103,17 +102,6 @@ class Backend(abc.ABC):
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def check_network_seed(network_seed: int) -> int:
-    """``network_seed`` as an int, or :class:`~fsbi_data.errors.ProtocolError` if not >= 1."""
-    from fsbi_data.errors import ProtocolError
-
-    if isinstance(network_seed, bool) or not isinstance(network_seed, (int, np.integer)):
-        raise ProtocolError(f"network_seed must be an integer >= 1, got {network_seed!r}")
-    if not 1 <= int(network_seed) < 2**32:
-        raise ProtocolError(f"network_seed must lie in [1, 2**32 - 1], got {network_seed}")
-    return int(network_seed)
-
-
 def _load(name: str) -> Backend:
     try:
         module = importlib.import_module(BACKEND_MODULES[name])
@@ -121,17 +109,7 @@ def _load(name: str) -> Backend:
         raise BackendUnavailableError(
             f"backend {name!r} could not be imported ({exc}); {_INSTALL_HINTS[name]}"
         ) from exc
-    backend = getattr(module, "BACKEND", None)
-    if backend is None:  # a module may instead define the class only
-        classes = [obj for obj in vars(module).values() if isinstance(obj, type)
-                   and issubclass(obj, Backend) and obj is not Backend and obj.name == name]
-        if not classes:
-            raise BackendUnavailableError(
-                f"module {module.__name__} defines no {name!r} backend (expected BACKEND = "
-                f"<Backend instance>)"
-            )
-        backend = classes[0]()
-    return backend
+    return module.BACKEND
 
 
 def get_backend(name: str | Backend | None = None) -> Backend:
