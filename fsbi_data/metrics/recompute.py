@@ -2,7 +2,7 @@
 
 Examples
 --------
->>> ds = recompute("raw.zarr")                                   # a 2-worker LocalCluster
+>>> ds = recompute("raw.zarr")                     # a 2-worker LocalCluster  # doctest: +SKIP
 >>> ds = recompute("raw.zarr", scheduler="tcp://host:8786")      # doctest: +SKIP
 """
 
