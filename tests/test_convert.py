@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from fsbi_data.converters import convert
 from fsbi_data.errors import DuplicateSeedError, ReleaseFormatError, StoreError
 from fsbi_data.layout import metric_attrs, provenance, records_from_dataset
-from fsbi_data.schema import family
 from fsbi_data.opening import open as open_store
+from fsbi_data.schema import family
 from fsbi_data.testing import release_records, write_release_file, write_round_files
 
 FULL_ROWS = {"6pPol": 354_300, "MLP": 328_990}
