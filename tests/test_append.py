@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import die_at_profiler_event
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import (
@@ -195,21 +194,9 @@ def test_leftovers_of_a_crashed_writer_are_ignored_then_removed(store):
 
 def _append_until_killed(store: str, k: int, kill_at: int, events) -> None:
     """Append batch ``k``; SIGKILL this process at the ``kill_at``-th profiler event."""
-    count = 0
-
-    def count_and_maybe_die(frame, event, arg):
-        nonlocal count
-        count += 1
-        if count == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    import threading
-
-    threading.setprofile(count_and_maybe_die)  # zarr's I/O thread too
-    sys.setprofile(count_and_maybe_die)
+    stop = die_at_profiler_event(kill_at)
     append(store, batch(k), provenance={"batch": k})
-    sys.setprofile(None)
-    events.put(count)
+    events.put(stop())
 
 
 def _append_batches(store: str, ks: list[int]) -> None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import die_at_profiler_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,21 +92,9 @@ def test_a_reader_opened_before_merges_keeps_reading(tmp_path):
 # --- SIGKILL during merges -------------------------------------------------------------------
 
 def _merge_until_killed(store: str, kill_at: int, events) -> None:
-    count = 0
-
-    def count_and_maybe_die(frame, event, arg):
-        nonlocal count
-        count += 1
-        if count == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    import threading
-
-    threading.setprofile(count_and_maybe_die)
-    sys.setprofile(count_and_maybe_die)
+    stop = die_at_profiler_event(kill_at)
     compact(store)
-    sys.setprofile(None)
-    events.put(count)
+    events.put(stop())
 
 
 def test_compaction_killed_at_random_points_keeps_the_store(tmp_path):

@@ -46,11 +46,18 @@ def serve(root: Path):
     log: list[str] = []
     handler = functools.partial(type("Handler", (_Handler,), {"requests": log}),
                                 directory=str(root))
+    with serving(handler) as url:
+        yield url, log
+
+
+@contextlib.contextmanager
+def serving(handler):
+    """A threaded HTTP server on 127.0.0.1 with ``handler``; yield its base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", log
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -206,15 +213,8 @@ def flaky_server(body: bytes, mode: str, failures: int):
     log: list[str] = []
     handler = type("Handler", (_Flaky,), {"body": body, "mode": mode, "failures": failures,
                                           "requests": log})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", log
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(handler) as url:
+        yield url, log
 
 
 @pytest.mark.parametrize("mode", ["dropped", "503"])
@@ -452,16 +452,10 @@ class _OverQuota(http.server.BaseHTTPRequestHandler):
 
 
 def test_lfs_quota_refusal_is_explained(home, monkeypatch):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OverQuota)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("FSBI_DATA_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    with serving(_OverQuota) as url:
+        monkeypatch.setenv("FSBI_DATA_URL", url)
         with pytest.raises(DataUnavailableError) as info:
             fetch("MLP/pi3")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert "HTTP 403" in str(info.value) and "LFS bandwidth quota" in str(info.value)
     assert leftovers(home) == []
 
@@ -502,16 +496,11 @@ class _Stalling(http.server.BaseHTTPRequestHandler):
 def stalling_server(mode: str):
     stop = threading.Event()
     handler = type("Handler", (_Stalling,), {"mode": mode, "stop": stop})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(handler) as url:
+        try:
+            yield url
+        finally:
+            stop.set()  # before the server closes: it waits for its handlers
 
 
 @pytest.mark.parametrize("mode", ["trickle", "no length", "silent", "no headers"])
