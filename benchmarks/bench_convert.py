@@ -44,7 +44,7 @@ def main():
     parser.add_argument("--rows", type=int, default=354_300)
     parser.add_argument("--family", default="6pPol")
     args = parser.parse_args()
-    from fsbi_data.testing import write_release_file
+    from fsbi_data.synthetic import write_release_file
 
     work = Path(tempfile.mkdtemp())
     src = write_release_file(work / "all.npy", args.family, args.rows, rng=0)

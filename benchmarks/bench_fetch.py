@@ -32,7 +32,7 @@ from timing import best_of
 
 from fsbi_data.catalog import cache_dir
 from fsbi_data.fetching import fetch
-from fsbi_data.testing import write_synthetic_release
+from fsbi_data.synthetic import write_synthetic_release
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import fsbi_data
 from fsbi_data import figures
-from fsbi_data.testing import write_release_file, write_round_files
+from fsbi_data.synthetic import write_release_file, write_round_files
 
 ROUND_ROWS = {"pi0": 10_000, "pi1": 5_000, "pi2": 10_000, "pi3": 50_200}
 

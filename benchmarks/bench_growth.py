@@ -18,10 +18,10 @@ import numpy as np
 from timing import best_of
 
 import fsbi_data
-from fsbi_data.layout import records_from_dataset
 from fsbi_data.schema import family
 from fsbi_data.store import read_manifest
-from fsbi_data.testing import release_records, write_release_file
+from fsbi_data.store.layout import records_from_dataset
+from fsbi_data.synthetic import release_records, write_release_file
 
 
 def open_and_read(store, metrics):

@@ -16,7 +16,7 @@ from timing import best_of
 
 import fsbi_data
 from fsbi_data.schema import family
-from fsbi_data.testing import write_release_file
+from fsbi_data.synthetic import write_release_file
 
 
 def main():

@@ -30,17 +30,11 @@ import numpy as np
 from ..catalog import lfs_pointer_advice
 from ..errors import DuplicateSeedError, ReleaseFormatError, StoreError
 from ..files import sha256_of
-from ..layout import ROUND_PREFIX, family_attrs, metric_attrs, param_coords
 from ..schema import Family, family, family_of_dtype, layout_problems, record_layouts
-from ..store import (
-    CHUNK_ROWS,
-    encode_seeds,
-    is_store,
-    publish_new_store,
-    quiet_zarr,
-    read_manifest,
-    variable_encoding,
-)
+from ..store.encoding import CHUNK_ROWS, encode_seeds, quiet_zarr, variable_encoding
+from ..store.layout import ROUND_PREFIX, family_attrs, metric_attrs, param_coords
+from ..store.manifest import is_store, read_manifest
+from ..store.writing import publish_new_store
 from ..version import __version__
 
 logger = logging.getLogger(__name__)
@@ -88,7 +82,7 @@ def convert(src: str | os.PathLike, dest: str | os.PathLike,
 
     Examples
     --------
-    >>> from fsbi_data.testing import write_release_file
+    >>> from fsbi_data.synthetic import write_release_file
     >>> src = write_release_file("demo.npy", "MLP", 1000, rng=0)   # doctest: +SKIP
     >>> convert(src, "demo.store")                                 # doctest: +SKIP
     PosixPath('demo.store')

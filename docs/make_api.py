@@ -15,7 +15,7 @@ SECTIONS = {
     "Opening, fetching, converting, appending": [
         "fsbi_data.opening:open", "fsbi_data.catalog:fetch", "fsbi_data.catalog:datasets",
         "fsbi_data.converters:convert", "fsbi_data.store:append", "fsbi_data.store:compact",
-        "fsbi_data.verification:verify", "fsbi_data.verification:VerifyReport",
+        "fsbi_data.store:verify", "fsbi_data.store:VerifyReport",
     ],
     "Families": ["fsbi_data.schema:family", "fsbi_data.schema:Family"],
     "Queries (ds.fsbi)": [

@@ -30,7 +30,7 @@ _LAZY = {
     "open": "fsbi_data.opening:open",
     "append": "fsbi_data.store:append",
     "compact": "fsbi_data.store:compact",
-    "verify": "fsbi_data.verification:verify",
+    "verify": "fsbi_data.store:verify",
     "fetch": "fsbi_data.fetching:fetch",
     "datasets": "fsbi_data.fetching:datasets",
     "convert": "fsbi_data.converters:convert",
@@ -40,6 +40,6 @@ __all__ = ["FsbiDataError", "__version__", "family", *_LAZY]
 
 
 # Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
-SUBMODULES = ("catalog", "converters", "figures", "inference", "layout", "metrics", "query",
-              "schema", "simulation", "store", "testing")
+SUBMODULES = ("catalog", "converters", "figures", "inference", "metrics", "query",
+              "schema", "simulation", "store", "synthetic")
 __getattr__ = lazy_attributes(__name__, _LAZY, SUBMODULES)

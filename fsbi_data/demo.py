@@ -68,7 +68,7 @@ def release_files(out_dir: Path, use_release: bool | None) -> tuple[Path, dict[s
     """
     from .catalog import CATALOG
     from .fetching import fetch, is_cached
-    from .testing import write_synthetic_release
+    from .synthetic import write_synthetic_release
 
     catalog = CATALOG
     cached = all(is_cached(e) for e in [catalog.entry(FAMILY), *catalog.rounds(FAMILY).values()])

@@ -38,9 +38,9 @@ import xarray as xr
 
 from .errors import FsbiDataError, QueryError, UnknownNameError
 from .files import published
-from .layout import dataset_from_arrays, provenance
 from .schema import Family, family
 from .seeds import rule_seeds
+from .store.layout import dataset_from_arrays, provenance
 from .version import __version__
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from typing import Any
 import xarray as xr
 
 from .errors import StoreError, UnknownNameError
-from .layout import ROUND_PREFIX
 from .store import is_store, open_path
+from .store.layout import ROUND_PREFIX
 
 
 def open(name_or_path: str | os.PathLike, *, source: str | os.PathLike | None = None,

@@ -1,15 +1,15 @@
 """The ``.fsbi`` accessor on rule Datasets: the paper's criteria and range queries.
 
 Importing :mod:`fsbi_data` registers it on every :class:`xarray.Dataset` in the layout of
-:mod:`fsbi_data.layout` — a store opened with :func:`fsbi_data.open` (lazy) or one built in
+:mod:`fsbi_data.store.layout` — a store opened with :func:`fsbi_data.open` (lazy) or one built in
 memory alike. Every bound comes from :mod:`fsbi_data.schema`; both ends of a range are
 inclusive and NaN fails every bound, as in the paper.
 
 Examples
 --------
 >>> import fsbi_data
->>> from fsbi_data.layout import dataset_from_records
->>> from fsbi_data.testing import release_records
+>>> from fsbi_data.store.layout import dataset_from_records
+>>> from fsbi_data.synthetic import release_records
 >>> ds = dataset_from_records(release_records("6pPol", 2000, rng=0))
 >>> ds.fsbi.plausible().sizes["rule"] <= ds.fsbi.criteria("stable activity").sizes["rule"]
 True
@@ -28,9 +28,9 @@ import pandas as pd
 import xarray as xr
 
 from .errors import QueryError, UnknownNameError
-from .layout import ROUND_PREFIX, round_names
-from .lazy_rows import select_rows
 from .schema import ACCUMULATION_GROUPS, Condition, Family, family
+from .store.layout import ROUND_PREFIX, round_names
+from .store.lazy_rows import select_rows
 
 Range = tuple[float | None, float | None]
 MASK_BLOCK_ROWS = 65_536  # rules per block when evaluating bounds (cache-sized)

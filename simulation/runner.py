@@ -40,10 +40,10 @@ from fsbi_data.errors import (
     ProtocolError,
     SimulationError,
 )
-from fsbi_data.layout import dataset_from_arrays
 from fsbi_data.metrics.recompute import dask_client
 from fsbi_data.schema import Family
 from fsbi_data.seeds import check_network_seed, network_seed_of, rule_seeds
+from fsbi_data.store.layout import dataset_from_arrays
 
 from .backends.base import Backend, get_backend
 from .protocols import Protocol
@@ -72,7 +72,7 @@ class SimulationRun:
     Attributes
     ----------
     rules
-        The newly simulated rules in the layout of :mod:`fsbi_data.layout` (blown-up rules
+        The newly simulated rules in the layout of :mod:`fsbi_data.store.layout` (blown-up rules
         included, with NaN metrics), in input order.
     failures
         Rules that failed after their retries (the sweep went on without them).

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsbi_data.testing import write_synthetic_release
+from fsbi_data.synthetic import write_synthetic_release
 
 
 @pytest.fixture(scope="module")

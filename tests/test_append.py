@@ -19,18 +19,11 @@ from fsbi_data.errors import (
     StoreError,
     StoreIntegrityError,
 )
-from fsbi_data.layout import dataset_from_records, provenance, records_from_dataset
-from fsbi_data.store import (
-    FRAGMENTS,
-    append,
-    compact,
-    create,
-    open_path,
-    read_manifest,
-    write_part,
-    writer_lock,
-)
-from fsbi_data.testing import release_records
+from fsbi_data.store import append, compact, create, open_path, read_manifest
+from fsbi_data.store.layout import dataset_from_records, provenance, records_from_dataset
+from fsbi_data.store.manifest import FRAGMENTS, writer_lock
+from fsbi_data.store.writing import write_part
+from fsbi_data.synthetic import release_records
 
 BATCH_ROWS = 4
 
@@ -122,7 +115,7 @@ def test_round_membership_is_false_for_appended_rules(tmp_path):
 
 
 def test_compact_keeps_everything(store, monkeypatch):
-    monkeypatch.setattr("fsbi_data.store.BASE_SHARE", 100.0)  # keep the fragments apart
+    monkeypatch.setattr("fsbi_data.store.compaction.BASE_SHARE", 100.0)  # keep the fragments apart
     for k in range(3):
         append(store, batch(k), provenance={"batch": k})
     assert len(read_manifest(store)["fragments"]) == 3
@@ -136,7 +129,7 @@ def test_compact_keeps_everything(store, monkeypatch):
     # the merged parts stay readable for Datasets opened before, for the grace period
     assert (store / "base-000000").is_dir() and len(list((store / "fragments").iterdir())) == 3
     np.testing.assert_array_equal(before["rate"].values, open_path(store)["rate"].values)
-    monkeypatch.setattr("fsbi_data.store.SUPERSEDED_GRACE_S", 0.0)
+    monkeypatch.setattr("fsbi_data.store.compaction.SUPERSEDED_GRACE_S", 0.0)
     append(store, batch(5))  # removes the parts merged before
     compact(store)
     assert sorted(p.name for p in store.iterdir()) == [".lock", "base-000001", "base-000002",
@@ -207,7 +200,7 @@ def _append_batches(store: str, ks: list[int]) -> None:
 @pytest.fixture(scope="module")
 def forkserver():
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["fsbi_data.store", "fsbi_data.testing", "xarray", "zarr"])
+    context.set_forkserver_preload(["fsbi_data.store", "fsbi_data.synthetic", "xarray", "zarr"])
     return context
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from fsbi_data.catalog import CATALOG
 from fsbi_data.converters import convert
-from fsbi_data.testing import write_release_file
+from fsbi_data.synthetic import write_release_file
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:

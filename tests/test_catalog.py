@@ -16,7 +16,7 @@ from fsbi_data.checksums import file_checksum
 from fsbi_data.errors import FsbiDataError, UnknownNameError
 from fsbi_data.fetching import datasets
 from fsbi_data.schema import family
-from fsbi_data.testing import write_synthetic_release
+from fsbi_data.synthetic import write_synthetic_release
 
 # Totals of spec/data-release.md §1.1, an independent check of the per-file numbers.
 SPEC_LFS_BYTES = {"6pPol": 262_658_000, "MLP": 223_717_088}

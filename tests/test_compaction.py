@@ -13,17 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fsbi_data.converters import convert
-from fsbi_data.layout import provenance, records_from_dataset
-from fsbi_data.store import (
-    FRAGMENT_FANOUT,
-    append,
-    compact,
-    create,
-    open_path,
-    read_manifest,
-)
-from fsbi_data.testing import release_records
-from fsbi_data.verification import verify
+from fsbi_data.store import append, compact, create, open_path, read_manifest
+from fsbi_data.store.compaction import FRAGMENT_FANOUT
+from fsbi_data.store.layout import provenance, records_from_dataset
+from fsbi_data.store.verification import verify
+from fsbi_data.synthetic import release_records
 
 
 def batch(k: int, rows: int) -> np.ndarray:
@@ -99,7 +93,7 @@ def _merge_until_killed(store: str, kill_at: int, events) -> None:
 
 def test_compaction_killed_at_random_points_keeps_the_store(tmp_path):
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["fsbi_data.store", "fsbi_data.testing", "xarray", "zarr"])
+    context.set_forkserver_preload(["fsbi_data.store", "fsbi_data.synthetic", "xarray", "zarr"])
     np.save(tmp_path / "base.npy", release_records("6pPol", 400, rng=4))
     pristine = convert(tmp_path / "base.npy", tmp_path / "pristine.store")
     for k in range(3):

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import DuplicateSeedError, ReleaseFormatError, StoreError
-from fsbi_data.layout import metric_attrs, provenance, records_from_dataset
 from fsbi_data.opening import open as open_store
 from fsbi_data.schema import family
-from fsbi_data.testing import release_records, write_release_file, write_round_files
+from fsbi_data.store.layout import metric_attrs, provenance, records_from_dataset
+from fsbi_data.synthetic import release_records, write_release_file, write_round_files
 
 FULL_ROWS = {"6pPol": 354_300, "MLP": 328_990}
 
@@ -302,11 +302,11 @@ def test_output_is_deterministic(tmp_path):
 
 
 def test_multi_chunk_file_with_duplicates_across_chunks(tmp_path, monkeypatch):
-    from fsbi_data import store
     from fsbi_data.converters import release
+    from fsbi_data.store import encoding
 
     monkeypatch.setattr(release, "CHUNK_ROWS", 64)
-    monkeypatch.setattr(store, "RAW_CHUNK_ROWS", 100)  # metric columns in several chunks
+    monkeypatch.setattr(encoding, "RAW_CHUNK_ROWS", 100)  # metric columns in several chunks
     records = release_records("6pPol", 500, rng=10, duplicate_seeds=30)
     ds = open_store(convert(save(tmp_path / "x.npy", records), tmp_path / "store"))
     assert ds.sizes["rule"] == 470

@@ -21,6 +21,6 @@ def test_demo_writes_store_figures_posterior_and_report(tmp_path):
     assert (out / "posterior-rate.fsbi-post").stat().st_size > 0
     ds = fsbi_data.open(out / "6pPol.store")
     assert ds.attrs["data_origin"].startswith("synthetic sample")
-    assert fsbi_data.layout.provenance(ds)[-1]["backend"] == "brian2"
-    source = next(s for s in fsbi_data.layout.provenance(ds) if s.get("kind") == "source")
+    assert fsbi_data.store.layout.provenance(ds)[-1]["backend"] == "brian2"
+    source = next(s for s in fsbi_data.store.layout.provenance(ds) if s.get("kind") == "source")
     assert ds.sizes["rule"] == source["rows"] + 2

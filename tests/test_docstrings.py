@@ -27,5 +27,5 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
 
 
 def test_the_examples_cover_the_package():
-    assert {"fsbi_data.store", "fsbi_data.query", "fsbi_data.files", "fsbi_data.parts",
+    assert {"fsbi_data.store", "fsbi_data.query", "fsbi_data.files", "fsbi_data.store.parts",
             "fsbi_data.simulation.protocols", "fsbi_data.converters.release"} <= set(MODULES)

@@ -12,9 +12,9 @@ import fsbi_data
 from fsbi_data import figures
 from fsbi_data.figures.pca import whiten_with_prior
 from fsbi_data.figures.rules import EXAMPLE_MLP, EXAMPLE_POLYNOMIAL, mlp_layers
-from fsbi_data.layout import dataset_from_records
 from fsbi_data.schema import family
-from fsbi_data.testing import release_records, write_release_file, write_round_files
+from fsbi_data.store.layout import dataset_from_records
+from fsbi_data.synthetic import release_records, write_release_file, write_round_files
 
 
 def dataset(name, n=3000):

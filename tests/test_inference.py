@@ -11,8 +11,8 @@ import fsbi_data
 from fsbi_data import inference
 from fsbi_data.cli.queries import selection_mask
 from fsbi_data.errors import QueryError, UnknownNameError
-from fsbi_data.layout import dataset_from_arrays
 from fsbi_data.simulation.prior import sample_prior
+from fsbi_data.store.layout import dataset_from_arrays
 
 FORMAT_1 = Path(__file__).parent / "data" / "posterior-format-1"
 SMALL = {"n_ensemble": 2, "seed": 0, "max_epochs": 25, "batch_size": 200,

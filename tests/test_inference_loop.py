@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 import fsbi_data
-from fsbi_data.testing import write_release_file
+from fsbi_data.synthetic import write_release_file
 
 
 def cli(*args):
@@ -40,5 +40,5 @@ def test_select_fit_sample_simulate_append_query(tmp_path):
     assert np.array_equal(looked_up.theta.values, sampled)
     rates = extended.rate.values
     assert extended.fsbi.where(rate=(5, 10)).sizes["rule"] == np.sum((rates >= 5) & (rates <= 10))
-    provenance = fsbi_data.layout.provenance(extended)
+    provenance = fsbi_data.store.layout.provenance(extended)
     assert provenance[-1].get("backend") == "brian2"

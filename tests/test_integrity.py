@@ -19,10 +19,10 @@ import pytest
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import StoreError, StoreIntegrityError
-from fsbi_data.layout import records_from_dataset
 from fsbi_data.store import append, compact, open_path, read_manifest
-from fsbi_data.testing import release_records
-from fsbi_data.verification import verify
+from fsbi_data.store.layout import records_from_dataset
+from fsbi_data.store.verification import verify
+from fsbi_data.synthetic import release_records
 
 BASE_ROWS = 300
 
@@ -145,10 +145,11 @@ def test_verify_finds_duplicate_seeds(store, tmp_path):
     manifest = read_manifest(store)
     report = verify(store)
     assert report.ok
-    from fsbi_data.store import _publish_fragment, write_manifest
+    from fsbi_data.store.manifest import write_manifest
+    from fsbi_data.store.writing import publish_fragment
 
     copy = ds.isel(rule=[0]).load()
-    name = _publish_fragment(store, manifest, copy)
+    name = publish_fragment(store, manifest, copy)
     manifest["fragments"].append({"name": name, "rows": 1, "level": 0, "batches": [{}]})
     write_manifest(store, manifest)
     report = verify(store)
@@ -196,8 +197,8 @@ def write_format_1_store(tmp_path: Path) -> Path:
     """A store as fsbi-data wrote it with format 1: no checksums, a manifest of version 1."""
     import xarray as xr
 
-    from fsbi_data.layout import dataset_from_records
-    from fsbi_data.store import quiet_zarr
+    from fsbi_data.store.encoding import quiet_zarr
+    from fsbi_data.store.layout import dataset_from_records
 
     store = tmp_path / "old.store"
     store.mkdir()

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsbi_data.errors import RawFormatError
-from fsbi_data.layout import dataset_from_records, metric_attrs, records_from_dataset
 from fsbi_data.metrics.raw import SpikeTrains, WeightTraces
 from fsbi_data.schema import family
-from fsbi_data.testing import release_records, write_release_file, write_round_files
+from fsbi_data.store.layout import dataset_from_records, metric_attrs, records_from_dataset
+from fsbi_data.synthetic import release_records, write_release_file, write_round_files
 
 
 @settings(max_examples=25, deadline=None)

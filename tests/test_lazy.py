@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from xarray.core import indexing
 
-from fsbi_data.lazy_rows import ConcatenatedArray, concat_variables, select_rows
-from fsbi_data.seed_index import SeedIndex, ascii_to_unicode, seed_coordinates
+from fsbi_data.store.lazy_rows import ConcatenatedArray, concat_variables, select_rows
+from fsbi_data.store.seed_index import SeedIndex, ascii_to_unicode, seed_coordinates
 
 SEED_TEXT = st.text(alphabet="0123456789abcdefXYZ_-", min_size=0, max_size=12)
 

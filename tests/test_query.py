@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 import fsbi_data  # noqa: F401  (registers the accessor)
 from fsbi_data import query
 from fsbi_data.errors import QueryError, UnknownNameError
-from fsbi_data.layout import dataset_from_records
 from fsbi_data.schema import ACCUMULATION_GROUPS, family
-from fsbi_data.testing import release_records
+from fsbi_data.store.layout import dataset_from_records
+from fsbi_data.synthetic import release_records
 
 RECORDS = {name: release_records(name, 3000, rng=7) for name in ("6pPol", "MLP")}
 
@@ -213,7 +213,7 @@ def test_query_cli_end_to_end(tmp_path):
     import pandas as pd
 
     from fsbi_data.converters import convert
-    from fsbi_data.testing import write_release_file
+    from fsbi_data.synthetic import write_release_file
 
     npy = write_release_file(tmp_path / "all.npy", "6pPol", 2000, rng=5)
     store = convert(npy, tmp_path / "store")

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import fsbi_data
-from fsbi_data.layout import dataset_from_records
 from fsbi_data.schema import family
-from fsbi_data.testing import release_records, write_release_file
+from fsbi_data.store.layout import dataset_from_records
+from fsbi_data.synthetic import release_records, write_release_file
 
 FAMILY = family("6pPol")
 RECORDS = release_records("6pPol", 2000, rng=0)

@@ -15,14 +15,14 @@ pytest.importorskip("brian2")
 from distributed import Client, LocalCluster  # noqa: E402
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
-from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.errors import ProtocolError, SimulationError  # noqa: E402
-from fsbi_data.layout import provenance  # noqa: E402
 from fsbi_data.seeds import network_seed_of, rule_seeds  # noqa: E402
 from fsbi_data.simulation.backends.base import Backend, get_backend  # noqa: E402
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
 from fsbi_data.simulation.protocols import protocol  # noqa: E402
 from fsbi_data.simulation.runner import simulate  # noqa: E402
+from fsbi_data.store import open_path  # noqa: E402
+from fsbi_data.store.layout import provenance  # noqa: E402
 
 QUICK = protocol("6pPol", "quick")
 # Three prior rules; with this draw the second blows up under the quick protocol.
@@ -62,7 +62,7 @@ def test_sweep_returns_and_stores_every_rule(sweep):
     seeds = rule_seeds(THETAS, "6pPol")
     assert run.failures == [] and run.skipped == []
     assert sorted(run.rules["seed"].values.tolist()) == sorted(seeds.tolist())
-    ds = stores.open(path)
+    ds = open_path(path)
     assert sorted(ds["seed"].values.astype(str).tolist()) == sorted(seeds.tolist())
     stored = ds.sel(rule=ds["seed"] == seeds[0])
     np.testing.assert_array_equal(stored["theta"].values[0], THETAS[0])
@@ -92,18 +92,18 @@ def test_batches_carry_provenance_with_network_seeds(sweep):
         recorded.update(record["network_seeds"])
     assert recorded == {s: network_seed_of(s) for s in rule_seeds(THETAS, "6pPol")}
     assert run.network_seeds.tolist() == [recorded[s] for s in run.rules["seed"].values]
-    batches = [p for p in provenance(stores.open(path)) if p.get("source") == "simulation"]
+    batches = [p for p in provenance(open_path(path)) if p.get("source") == "simulation"]
     assert len(batches) == 2
 
 
 @needs_metrics
 def test_rules_already_stored_are_skipped(sweep, client):
     path, _ = sweep
-    before = stores.open(path).sizes["rule"]
+    before = open_path(path).sizes["rule"]
     run = simulate(THETAS, QUICK, "brian2", client=client, store=path)
     assert sorted(run.skipped) == sorted(rule_seeds(THETAS, "6pPol").tolist())
     assert run.rules.sizes["rule"] == 0
-    assert stores.open(path).sizes["rule"] == before
+    assert open_path(path).sizes["rule"] == before
 
 
 @needs_metrics

@@ -69,8 +69,8 @@ def test_tutorial_sets():
 
 
 def test_bounds_are_inclusive_and_nan_fails():
-    from fsbi_data.layout import dataset_from_records
-    from fsbi_data.testing import release_records
+    from fsbi_data.store.layout import dataset_from_records
+    from fsbi_data.synthetic import release_records
 
     records = release_records("6pPol", 6, rng=0)
     records["rate"] = [1.0, 50.0, np.nextafter(1.0, 0), np.nextafter(50.0, 100), np.nan, np.inf]

@@ -15,9 +15,9 @@ pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
-from fsbi_data import store as stores  # noqa: E402
 from fsbi_data.seeds import rule_seeds  # noqa: E402
 from fsbi_data.simulation.prior import sample_prior  # noqa: E402
+from fsbi_data.store import open_path  # noqa: E402
 
 needs_metrics = pytest.mark.skipif(
     not hasattr(fsbi_metrics, "compute"),
@@ -47,7 +47,7 @@ def test_simulate_from_prior_into_a_store(tmp_path):
                    "--workers", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "3 rule(s) simulated (1 blew up), 0 failed" in done.stdout
-    ds = stores.open(tmp_path / "tmp.store")
+    ds = open_path(tmp_path / "tmp.store")
     expected = rule_seeds(sample_prior("6pPol", 3, seed=0), "6pPol")
     assert sorted(ds["seed"].values.astype(str).tolist()) == sorted(expected.tolist())
     assert int(np.isnan(ds["rate"].values).sum()) == 1  # the rule that blew up
@@ -57,7 +57,7 @@ def test_simulate_from_prior_into_a_store(tmp_path):
                     "--workers", "1", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert "0 rule(s) simulated" in again.stdout and "3 already in the store" in again.stdout
-    assert stores.open(tmp_path / "tmp.store").sizes["rule"] == 3
+    assert open_path(tmp_path / "tmp.store").sizes["rule"] == 3
 
 
 @needs_metrics
@@ -67,7 +67,7 @@ def test_simulate_thetas_file(tmp_path):
                    "--protocol", "quick", "--store", "mlp.store", "--workers", "1",
                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert stores.open(tmp_path / "mlp.store").sizes["rule"] == 1
+    assert open_path(tmp_path / "mlp.store").sizes["rule"] == 1
 
 
 @needs_metrics
@@ -84,7 +84,7 @@ def test_failed_rules_make_the_command_fail_and_are_listed(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 1 of 2 rule(s) failed and are not in mlp.store; their "
                            "errors and parameters are listed in mlp.store.failures.csv")
-    ds = stores.open(tmp_path / "mlp.store")  # the rule that ran is kept
+    ds = open_path(tmp_path / "mlp.store")  # the rule that ran is kept
     assert ds["seed"].values.astype(str).tolist() == rule_seeds(good, "MLP").tolist()
     listing = pd.read_csv(tmp_path / "mlp.store.failures.csv")
     assert listing["seed"].tolist() == rule_seeds(bad, "MLP").tolist()

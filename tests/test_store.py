@@ -10,9 +10,9 @@ import pytest
 import fsbi_data
 from fsbi_data.catalog import fetch
 from fsbi_data.errors import StoreError
-from fsbi_data.layout import provenance, round_names
 from fsbi_data.opening import open as open_store
 from fsbi_data.store import is_store, open_path, read_manifest
+from fsbi_data.store.layout import provenance, round_names
 
 
 @pytest.mark.parametrize("name", ["6pPol", "MLP"])

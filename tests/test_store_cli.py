@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from fsbi_data.store import append, open_path
-from fsbi_data.testing import release_records, write_release_file, write_round_files
+from fsbi_data.synthetic import release_records, write_release_file, write_round_files
 
 
 def run(*args: str, cwd) -> subprocess.CompletedProcess:
@@ -65,7 +65,7 @@ def test_convert_reuses_store(tmp_path):
 
 def test_info_summarises_many_batches_in_short_lines(tmp_path):
     from fsbi_data.store import append, create
-    from fsbi_data.testing import release_records
+    from fsbi_data.synthetic import release_records
 
     store = create(tmp_path / "s.store", "6pPol")
     for k in range(8):
@@ -85,8 +85,8 @@ def test_a_round_named_by_a_number_is_one_clear_error(tmp_path):
     import pytest
 
     from fsbi_data.errors import QueryError
-    from fsbi_data.layout import dataset_from_records
-    from fsbi_data.testing import release_records
+    from fsbi_data.store.layout import dataset_from_records
+    from fsbi_data.synthetic import release_records
 
     ds = dataset_from_records(release_records("6pPol", 5, rng=0), "6pPol")
     with pytest.raises(QueryError, match="named by its label, such as 'pi3', not 3"):

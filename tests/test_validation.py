@@ -13,10 +13,10 @@ import xarray as xr
 
 from fsbi_data.converters import convert
 from fsbi_data.errors import InvalidRulesError, StoreError
-from fsbi_data.layout import dataset_from_records, provenance
 from fsbi_data.schema import family
 from fsbi_data.store import append, open_path
-from fsbi_data.testing import release_records
+from fsbi_data.store.layout import dataset_from_records, provenance
+from fsbi_data.synthetic import release_records
 
 
 @pytest.fixture

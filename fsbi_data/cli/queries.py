@@ -74,7 +74,7 @@ def query(name_or_path: str, plausible: bool, criteria_names: tuple[str, ...],
           out: Path | None) -> None:
     """Select rules of NAME_OR_PATH (a family or a store) and optionally export them."""
     from .. import open as open_dataset
-    from ..layout import records_from_dataset
+    from ..store.layout import records_from_dataset
 
     if out is not None and out.suffix not in EXPORT_SUFFIXES:
         raise QueryError(f"--out {out}: the suffix must be one of {', '.join(EXPORT_SUFFIXES)}")

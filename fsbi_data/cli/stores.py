@@ -59,9 +59,9 @@ def convert(src: Path, dest: Path, family_name: str | None, rounds: tuple[str, .
               help="A local copy of the release, when NAME must be fetched first.")
 def info(name_or_path: str, source: Path | None) -> None:
     """Describe a store or a released family: rules, parameters, metrics, rounds, provenance."""
-    from ..layout import ROUND_PREFIX, provenance
     from ..opening import open as open_store
     from ..schema import family
+    from ..store.layout import ROUND_PREFIX, provenance
 
     ds = open_store(name_or_path, source=source, progress=True)
     fam = family(ds.attrs["family"])
@@ -118,7 +118,7 @@ def verify(path: Path) -> None:
     chunk against its checksum, row counts, unique seeds. One line per problem; exit status 0
     only for an intact store whose every part carries checksums (1: damaged, 2: parts
     without checksums, from store format 1)."""
-    from ..verification import verify as verify_store
+    from ..store.verification import verify as verify_store
 
     report = verify_store(path)
     for line in report.lines():

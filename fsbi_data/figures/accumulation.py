@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..layout import round_names
 from ..schema import ACCUMULATION_GROUPS
+from ..store.layout import round_names
 from .style import GROUP_COLOURS, ROUND_LABELS, data_label, paper_style
 
 FLOOR = 1e-4  # values below are drawn at the floor and labelled "<10⁻⁴" (spec §7.1.1)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..layout import round_names
 from ..schema import family
+from ..store.layout import round_names
 from .style import ROUND_COLOURS, ROUND_LABELS, data_label, paper_style
 
 N_BINS = 40

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import xarray as xr
 
-from ..layout import provenance
+from ..store.layout import provenance
 
 CONNECTION_COLOURS = {"ee": "#d62728", "ei": "#ff7f0e", "ie": "#1f77b4", "ii": "#17becf"}
 ROUND_COLOURS = {"pi0": "#bdbdbd", "pi1": "#9ecae1", "pi2": "#4292c6", "pi3": "#08306b"}

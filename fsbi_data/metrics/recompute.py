@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..layout import dataset_from_arrays, records_from_dataset
 from ..schema import family
+from ..store.layout import dataset_from_arrays, records_from_dataset
 from .compute import compute
 from .rawstore import raw_store_size, read_simulations
 

@@ -10,7 +10,7 @@ store and reading many columns of many parts fast:
   codec: seeds, metrics, the bounds on ``param``) and strings (``vlen-utf8`` + ``crc32c``) are
   read straight from their chunk files: one read, one CRC check, a zero-copy view;
 - compressed arrays (theta, round flags) are read through Zarr, from a
-  :class:`~fsbi_data.integrity.CheckedStore`, when first used.
+  :class:`~fsbi_data.store.integrity.CheckedStore`, when first used.
 
 A missing, truncated or damaged file raises a :class:`~fsbi_data.errors.StoreIntegrityError`
 naming the chunk.
@@ -40,7 +40,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from .errors import StoreIntegrityError
+from ..errors import StoreIntegrityError
 from .integrity import (
     CRC_BYTES,
     METADATA_FILE,

@@ -8,9 +8,9 @@ accepted: a NaN is a simulation that blew up, as in the release.
 
 Examples
 --------
->>> from fsbi_data.layout import dataset_from_records
+>>> from fsbi_data.store.layout import dataset_from_records
 >>> from fsbi_data.schema import family
->>> from fsbi_data.testing import release_records
+>>> from fsbi_data.synthetic import release_records
 >>> batch = dataset_from_records(release_records("6pPol", 3, rng=0), "6pPol")
 >>> check_batch(batch, family("6pPol"))
 0
@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .errors import DuplicateSeedError, InvalidRulesError
+from ..errors import DuplicateSeedError, InvalidRulesError
+from ..schema import Family, family, family_of_dtype
 from .layout import ROUND_PREFIX, dataset_from_records
-from .schema import Family, family, family_of_dtype
 
 PRIOR_TOLERANCE = 1e-6
 """Relative slack of the prior box check: rules drawn in float32 may round past a bound."""
@@ -36,7 +36,7 @@ def as_layout(rules: xr.Dataset | np.ndarray, fam: Family) -> xr.Dataset:
             raise InvalidRulesError(
                 f"the batch is a plain {rules.dtype} array of shape {rules.shape}; give "
                 f"released-format records of {fam.name} (a structured array) or a Dataset "
-                f"built with fsbi_data.layout.dataset_from_arrays")
+                f"built with fsbi_data.store.layout.dataset_from_arrays")
         try:
             batch_family = family_of_dtype(rules.dtype)
         except Exception as error:
@@ -53,7 +53,7 @@ def as_layout(rules: xr.Dataset | np.ndarray, fam: Family) -> xr.Dataset:
         missing.append("seed")
     if missing:
         raise InvalidRulesError(f"the batch lacks {', '.join(missing)}; build it with "
-                                f"fsbi_data.layout.dataset_from_arrays (metrics may be NaN)")
+                                f"fsbi_data.store.layout.dataset_from_arrays (metrics may be NaN)")
     width = rules["theta"].shape[-1] if rules["theta"].ndim == 2 else None
     if width != fam.n_theta:
         raise InvalidRulesError(

@@ -9,7 +9,7 @@ released distributions, not the paper's results.
 
 Examples
 --------
->>> from fsbi_data.testing import release_records
+>>> from fsbi_data.synthetic import release_records
 >>> rec = release_records("MLP", 1000, rng=1)
 >>> rec.dtype.itemsize, len(rec)
 (560, 1000)

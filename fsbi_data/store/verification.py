@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FsbiDataError
+from ..errors import FsbiDataError
 from .integrity import chunk_is_intact, chunk_keys, metadata_checksums
-from .store import concat_seeds, open_part, part_keys, read_manifest, recovery
+from .manifest import part_keys, read_manifest, recovery
+from .reading import concat_seeds, open_part
 
 
 @dataclass

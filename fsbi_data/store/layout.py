@@ -1,10 +1,10 @@
 """The labeled layout of a family's rules as an :class:`xarray.Dataset`.
 
 One function builds it from released records (a NumPy structured array), one turns it back.
-The store (``store.py``), the converters and the simulation append all use this layout:
+The store, the converters and the simulation append all use this layout:
 
 - dims ``rule`` and ``param``;
-- ``seed(rule)``: the 32-hex seeds, indexed by a :class:`~fsbi_data.seed_index.SeedIndex`
+- ``seed(rule)``: the 32-hex seeds, indexed by a :class:`~fsbi_data.store.seed_index.SeedIndex`
   (``ds.sel(seed=...)`` works);
 - ``param(param)``: the family's parameter names, with ``connection``, ``low``, ``high``,
   ``units`` coordinates on ``param``;
@@ -16,8 +16,8 @@ The store (``store.py``), the converters and the simulation append all use this 
 
 Examples
 --------
->>> from fsbi_data.testing import release_records
->>> from fsbi_data.layout import dataset_from_records
+>>> from fsbi_data.synthetic import release_records
+>>> from fsbi_data.store.layout import dataset_from_records
 >>> ds = dataset_from_records(release_records("6pPol", 5, rng=0), "6pPol")
 >>> ds.theta.shape, ds.param.values[0]
 ((5, 25), 'tau_pre_ee')
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .schema import Family, family
+from ..schema import Family, family
 from .seed_index import seed_coordinates
 
 ROUND_PREFIX = "in_"
@@ -81,7 +81,7 @@ def dataset_from_arrays(seeds: np.ndarray, theta: np.ndarray, metrics: dict[str,
 def dataset_from_records(records: np.ndarray, family_name: str | Family | None = None,
                          provenance: list[dict] | None = None) -> xr.Dataset:
     """Build the layout from released records (any family; inferred from the dtype if omitted)."""
-    from .schema import family_of_dtype
+    from ..schema import family_of_dtype
 
     fam = family(family_name) if family_name is not None else family_of_dtype(records.dtype)
     metrics = {name: records[name] for name in fam.metric_names}

@@ -34,7 +34,7 @@ import google_crc32c
 import numpy as np
 from zarr.storage import LocalStore
 
-from .errors import StoreIntegrityError
+from ..errors import StoreIntegrityError
 
 METADATA_FILE = "zarr.json"
 CRC_BYTES = 4
