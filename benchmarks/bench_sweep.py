@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from fsbi_data.metrics.recompute import dask_client
+from fsbi_data.cluster import dask_client
 from fsbi_data.simulation.prior import sample_prior
 from fsbi_data.simulation.protocols import protocol
 from fsbi_data.simulation.runner import simulate

@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from fsbi_data.cluster import dask_client
 from fsbi_data.errors import (
     BackendUnavailableError,
     FsbiDataError,
     ProtocolError,
     SimulationError,
 )
-from fsbi_data.metrics.recompute import dask_client
 from fsbi_data.schema import Family
 from fsbi_data.seeds import check_network_seed, network_seed_of, rule_seeds
 from fsbi_data.store.layout import dataset_from_arrays
