@@ -43,7 +43,7 @@ from fsbi_data.errors import (
 )
 from fsbi_data.schema import Family
 from fsbi_data.seeds import check_network_seed, network_seed_of, rule_seeds
-from fsbi_data.store.layout import dataset_from_arrays
+from fsbi_data.store.layout import ROUND_PREFIX, dataset_from_arrays
 
 from .backends.base import Backend, get_backend
 from .protocols import Protocol
@@ -120,7 +120,9 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
              store: str | os.PathLike | None = None,
              network_seed: int | Iterable[int] | None = None,
              retries: int = 1, timeout: float | None = None,
-             batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False) -> SimulationRun:
+             batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False,
+             round_name: str | None = None,
+             provenance: dict[str, Any] | None = None) -> SimulationRun:
     """Simulate many rules, compute their metrics, and append them to a store.
 
     Parameters
@@ -153,6 +155,11 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
         Wall-clock limit per rule in seconds (None: no limit).
     progress
         Show a progress bar (tqdm).
+    round_name
+        Label the appended rules as members of this round (``ds.fsbi.round(round_name)``);
+        :func:`fsbi_data.rounds.run_round` uses it.
+    provenance
+        Recorded with every appended batch, beside what the runner records itself.
 
     Returns
     -------
@@ -197,8 +204,9 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
 
     index = np.flatnonzero(todo)
     records: dict[str, dict[str, Any]] = {}
-    provenance: list[dict[str, Any]] = []
-    writer = _BatchWriter(store, fam, protocol, backend, batch_size, provenance)
+    batches: list[dict[str, Any]] = []
+    writer = _BatchWriter(store, fam, protocol, backend, batch_size, batches,
+                          round_name, provenance or {})
     if index.size:
         with dask_client(client, scheduler, workers) as client:
             _check_workers(client, backend)
@@ -223,7 +231,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
         blow_up_time=np.array([records[str(seeds[i])]["blow_up_time"] for i in done],
                               dtype=np.float64),
         network_seeds=np.array([int(net_seeds[i]) for i in done], dtype=np.int64),
-        provenance=provenance,
+        provenance=batches,
     )
 
 
@@ -340,11 +348,13 @@ class _BatchWriter:
     """The single writer: appends finished rules to the store in batches."""
 
     def __init__(self, store: str | os.PathLike | None, fam: Family, protocol: Protocol,
-                 backend: Backend, batch_size: int, provenance: list[dict[str, Any]]):
+                 backend: Backend, batch_size: int, provenance: list[dict[str, Any]],
+                 round_name: str | None = None, extra: dict[str, Any] | None = None):
         self.store = None if store is None else Path(store)
         self.fam, self.protocol, self.backend = fam, protocol, backend
         self.batch_size = batch_size
         self.provenance = provenance
+        self.round_name, self.extra = round_name, extra or {}
         self.pending: list[tuple[dict[str, Any], np.ndarray]] = []
 
     def add(self, record: dict[str, Any], theta: np.ndarray) -> None:
@@ -360,6 +370,8 @@ class _BatchWriter:
 
         records = [r for r, _ in self.pending]
         batch = _dataset(self.fam, records, np.array([t for _, t in self.pending]))
+        if self.round_name is not None:
+            batch[f"{ROUND_PREFIX}{self.round_name}"] = ("rule", np.ones(len(records), bool))
         params = self.protocol.to_dict()
         params.pop("rule_cst_part")
         provenance = {
@@ -373,6 +385,7 @@ class _BatchWriter:
             "blow_up_times": {r["seed"]: r["blow_up_time"] for r in records
                               if np.isfinite(r["blow_up_time"])},
             "simulated_at": datetime.datetime.now(datetime.UTC).isoformat(),
+            **self.extra,
         }
         if not stores.is_store(self.store):
             if self.store.exists():

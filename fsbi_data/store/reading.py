@@ -108,7 +108,7 @@ def combine_parts(parts: list[xr.Dataset | PartRows], batches: list[dict[str, An
     if all("columns" in p.encoding for p in parts):
         columns = StoreColumns([p.encoding["columns"] for p in parts])
     variables = {}
-    for name, variable in first.variables.items():
+    for name, variable in _union_of_variables(parts).items():
         if name == "seed":
             continue
         if "rule" not in variable.dims:
@@ -125,8 +125,19 @@ def combine_parts(parts: list[xr.Dataset | PartRows], batches: list[dict[str, An
     return ds
 
 
+def _union_of_variables(parts: list[xr.Dataset | PartRows]) -> dict[str, xr.Variable]:
+    """The variables of the first part, then the round flags that later parts add (a round
+    made after the first part was written), in the order they first appear."""
+    variables = dict(parts[0].variables)
+    for part in parts[1:]:
+        for name, variable in part.variables.items():
+            if name.startswith(ROUND_PREFIX) and name not in variables:
+                variables[name] = variable
+    return variables
+
+
 def _part_variable(part: xr.Dataset | PartRows, name: str, like: xr.Variable) -> xr.Variable:
-    """A variable of one part; round flags a fragment does not hold are False there."""
+    """A variable of one part; round flags a part does not hold are False there."""
     if name in part.variables:
         return part.variables[name]
     columns = part.encoding.get("columns")
