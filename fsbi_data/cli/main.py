@@ -8,9 +8,10 @@ import sys
 import click
 
 from ..errors import FsbiDataError
-from . import demo, figures, inference, metrics, queries, release, simulate, stores
+from . import demo, figures, inference, metrics, queries, release, rounds, simulate, stores
 
-COMMAND_MODULES = (release, stores, queries, metrics, simulate, figures, inference, demo)
+COMMAND_MODULES = (release, stores, queries, metrics, simulate, rounds, figures, inference,
+                   demo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
