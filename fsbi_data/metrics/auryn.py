@@ -1,6 +1,6 @@
 """Reading (and writing) Auryn monitor files: ``.ras`` spikes and ``.syn`` weights.
 
-Formats (``docs/metrics.md``): a spike file has one ``<time> <neuron>`` line per
+Formats (``docs/network-model.md`` §8): a spike file has one ``<time> <neuron>`` line per
 spike in emission order; a weight file has one line per sample, ``<time>`` then the monitored
 weights, space separated. Files are named ``<prefix>.<run id>.0.<ext>`` in the run's working
 directory: ``out.e``/``out.i`` for spikes, ``con_ee``, ``con_ei``, ``con_ie``, ``con_ii`` for

@@ -196,7 +196,8 @@ def lagged_autocorrelation(y: np.ndarray, max_lag: int) -> np.ndarray:
     """Σ_k y_k y_{k+m} of each row for lags m = 0 … max_lag (linear, not circular).
 
     Computed with a real FFT zero-padded to at least n + max_lag points, so that the circular
-    correlation equals the linear one at these lags; round-off only, as the spec allows.
+    correlation equals the linear one at these lags; round-off only (``docs/metrics.md``,
+    "Exactness").
     """
     import scipy.fft
 

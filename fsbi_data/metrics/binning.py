@@ -78,7 +78,7 @@ def count_matrix(rows: np.ndarray, bins: np.ndarray, n_rows: int, n_bins: int) -
 
 
 def binned_counts(trains: SpikeTrains, edges: np.ndarray) -> np.ndarray:
-    """Spike-count matrix (neurons × bins) with NumPy histogram semantics (§2.3)."""
+    """Spike-count matrix (neurons × bins) with NumPy histogram semantics (docs/metrics.md §2.3)."""
     n_bins = max(edges.size - 1, 0)
     if n_bins == 0:
         return np.zeros((trains.n_neurons, 0), dtype=np.int64)
@@ -87,7 +87,7 @@ def binned_counts(trains: SpikeTrains, edges: np.ndarray) -> np.ndarray:
 
 
 def counted_spikes(trains: SpikeTrains, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Neuron and bin of every spike inside the edges (§2.3), in stored order."""
+    """Neuron and bin of every spike inside the edges (docs/metrics.md §2.3), in stored order."""
     index = bin_index(trains.times, edges)
     counted = index >= 0
     return np.compress(counted, trains.neuron_ids()), np.compress(counted, index)

@@ -57,7 +57,7 @@ def compute(result: SimulationResult, names: Iterable[str] | None = None, *,
     -------
     dict
         Metric name → float. A blown-up run (no spikes or no weights) gives NaN for every
-        metric (``docs/metrics.md``).
+        metric (``docs/metrics.md`` §2.1).
     """
     fam = family_named(family or infer_family(result))
     wanted = tuple(fam.metric_names if names is None else names)

@@ -7,7 +7,8 @@ traces (:class:`~fsbi_data.metrics.raw.WeightTraces`) and an
 partial interval dropped and the last bin closed, CV only for neurons with at least 4 spikes,
 Fano 0 for at most 3 spikes, ``auto_cov`` 1 for nearly silent neurons, the ``kl_isi`` rate
 switch at 0.1 Hz and its non-renormalised reference, strict windows in ``w_blow``, and the
-float64 column means of ``w_creep``.
+float64 column means of ``w_creep``. Section numbers (§) in the docstrings below refer to the
+numbered definitions of ``docs/metrics.md``.
 
 Work is vectorised across neurons and bins; no Python loop runs over neurons. Binning is linear
 in the number of spikes: an arithmetic guess of each spike's bin, corrected against the exact

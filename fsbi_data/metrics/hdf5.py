@@ -1,4 +1,4 @@
-"""The release's raw-simulation HDF5 layout (``docs/metrics.md``), read and written.
+"""The release's raw-simulation HDF5 layout (``docs/network-model.md`` §8.3), read and written.
 
 One group per simulation, named by its seed: dataset ``theta``; attributes (protocol keys,
 ``t_start_rec``, ``t_stop_rec``, ``blow_up`` = -1 if completed, else the blow-up time);

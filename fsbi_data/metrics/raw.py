@@ -33,7 +33,7 @@ PAPER_LS = 10.0
 
 @dataclass(frozen=True)
 class AnalysisParams:
-    """Parameters of the metric computations (``docs/metrics.md``), paper values as defaults."""
+    """Parameters of the metric computations (``docs/metrics.md`` §1), paper values as defaults."""
 
     n_recorded: int = 1000
     n_recorded_i: int = 500
