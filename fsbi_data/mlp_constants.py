@@ -1,11 +1,12 @@
-"""The fixed part of the MLP rule: ``rule_cst_part`` (``docs/simulation.md``).
+"""The fixed part of the MLP rule: ``rule_cst_part`` (``docs/network-model.md`` §5.4, §5.5).
 
 The 504 numbers are the trace time constants (indices 0-3), the first-layer weights W1
 (indices 4-303, row u = hidden unit, column k = input) and the second-layer weights W2
 (indices 304-503, stored column-major: element (unit v, first-layer unit u) at 304 + u + 50 v).
-The tables below are written as in Appendix A (W2 with one row per first-layer unit u), in the
-exact decimal renderings of the spec, so that :func:`rule_cst_part_sha256` reproduces the
-checksum of Appendix A.4.
+The tables below have one row per first-layer unit u (W2 too) and hold the exact decimal
+renderings in which the paper's wrapper passed the values to its program, so that
+:func:`rule_cst_part_sha256` reproduces the checksum :data:`RULE_CST_PART_SHA256` of
+``docs/network-model.md`` §5.5.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ RULE_CST_PART_SHA256 = "6b8844c34d6c68bf296048d524e8e360f3468e5499c1529b1ed2a50d
 #: Trace time constants (s): tau_pre1, tau_pre2, tau_post1, tau_post2.
 MLP_TRACE_TAUS = (0.01, 0.1, 0.01, 0.1)
 
-# Appendix A.2: W1, row u = first-layer unit, columns k0..k5 = (pre trace, post trace, weight,
+# W1, row u = first-layer unit, columns k0..k5 = (pre trace, post trace, weight,
 # V-bar, C_exc, C_inh).
 _W1_TABLE = """
    0.330212086    0.145547777    0.297209859    0.234276906    0.398491442     0.28227064
@@ -75,7 +76,7 @@ _W1_TABLE = """
    0.226567715   -0.394233435   -0.106727004   -0.266259253    0.292243004   -0.196222723
 """
 
-# Appendix A.3: W2, row u = first-layer unit, columns v0..v3 = second-layer unit.
+# W2, row u = first-layer unit, columns v0..v3 = second-layer unit.
 _W2_TABLE = """
  -0.0692764744   -0.140243858  0.00049920415  -0.0237447601
   -0.087401323   0.0455464646   0.0385879204   0.0878265649

@@ -4,7 +4,8 @@ A :class:`Protocol` holds everything a backend needs to simulate one rule beside
 the network seed: network sizes, synapse and neuron constants, input, durations, recording and
 the fixed part of the MLP rule. ``protocol(family, "paper")`` reproduces how the released data
 were made (``docs/simulation.md``); ``protocol(family, "quick")`` is a scaled-down variant for
-tests and demos whose numbers are **not** comparable with the paper's.
+tests and demos whose numbers are **not** comparable with the paper's. The networks themselves
+are described in ``docs/network-model.md``; section numbers (§) in this module refer to it.
 
 Examples
 --------
@@ -50,6 +51,9 @@ _QUICK_NOTE = (
 class Protocol:
     """One simulation protocol (``docs/simulation.md``); SI units, weights in units of g_L.
 
+    Section numbers (§) refer to ``docs/network-model.md``, which describes the model; §9 lists
+    the fields with the values of both paper protocols.
+
     Build one with :func:`protocol` and change it with :meth:`replace` (which validates).
     Every field below is a parameter of the network or of the run; the defaults are those of
     the paper's 6pPol protocol (``protocol("MLP")`` changes the MLP-specific ones).
@@ -74,7 +78,7 @@ class Protocol:
         Upper weight bound of every plastic synapse (lower bound 0).
     eta
         Learning rate common to the four polynomial rules (6pPol only; unused for MLP, whose
-        learning rates are theta entries, §9.2).
+        learning rates are theta entries, §5.5).
     sparseness
         Connection probability of the four recurrent projections (§4.2).
     N_input, sparseness_poisson, weight_poisson
@@ -102,12 +106,13 @@ class Protocol:
         Hidden-layer sizes of the MLP rule (§5.4).
     tau_vtrace, tau_cexc, tau_cinh
         Time constants (s) of the CVAIF state traces V̄, C_exc, C_inh read by the MLP rule.
-        **[FLAG, §3.2]** the defaults are the values *effectively* used for the released data
-        (1 s each: the original wrapper never passed the task file's 0.1/0.01/0.1 s, and its
-        program tied τ_v̄ to τ_ce). Here the three are independent; pass the task file's values
-        for the protocol as written on paper.
+        The defaults are the values *effectively* used for the released data (1 s each, §3.2:
+        the original wrapper never passed the task file's 0.1/0.01/0.1 s, and its program tied
+        τ_v̄ to τ_ce). Here the three are independent; pass the task file's values for the
+        protocol as written on paper.
     rule_cst_part
-        The 504 fixed numbers of the MLP rule (trace taus, W1, W2; Appendix A).
+        The 504 fixed numbers of the MLP rule (trace taus, W1, W2; §5.5), by default
+        :data:`fsbi_data.mlp_constants.RULE_CST_PART`.
     """
 
     family: str = "6pPol"
@@ -183,7 +188,7 @@ class Protocol:
 
     @property
     def n_steps_training(self) -> int:
-        """Steps of the training phase: ``round(lns / dt)`` (§13 correction 1)."""
+        """Steps of the training phase: ``round(lns / dt)`` (§2.1, §12.2)."""
         return round(self.lns / self.dt)
 
     @property
