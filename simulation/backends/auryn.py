@@ -10,7 +10,8 @@ gets its own working directory, a timeout, and is cleaned up afterwards; the pro
 Installing Auryn (once): ``git clone https://github.com/fzenke/auryn``, then in
 ``auryn/build/release`` run ``./bootstrap.sh && make`` (Debian/Ubuntu need
 ``libboost-all-dev libopenmpi-dev openmpi-bin cmake``), and ``export AURYN_DIR=/path/to/auryn``.
-See ``docs/auryn.md``.
+See ``docs/auryn.md``; the programs' command lines and output files are described in
+``docs/network-model.md`` §7 and §8.
 
 Examples
 --------
@@ -222,7 +223,8 @@ def build_programs(auryn: AurynInstall | str | os.PathLike | None = None, *,
 
 # --- command lines and output ---------------------------------------------------------------
 def rule_token(values: np.ndarray | list[float]) -> str:
-    """Numbers as an ``a``-separated token (spec §5.6), each in full precision (repr).
+    """Numbers as an ``a``-separated token (``docs/network-model.md`` §5.6), each in full
+    precision (repr).
 
     Examples
     --------
@@ -285,7 +287,8 @@ def command_line(program: str | os.PathLike, theta: np.ndarray, protocol: Protoc
 
 
 def mlp_rule_vector(theta: np.ndarray, protocol: Protocol) -> np.ndarray:
-    """The aggregated MLP rule vector of the program's ``--rule`` (spec §5.5).
+    """The aggregated MLP rule vector of the program's ``--rule`` (``docs/network-model.md``
+    §5.5).
 
     [eta_EE, eta_IE, 4 trace taus of EE, 4 of IE, W1, W2, EE W_pre, EE W_post, IE W_pre,
     IE W_post]; W1 row-major by hidden unit, W2 with element (v, u) at u + nh1·v.

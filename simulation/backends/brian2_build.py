@@ -67,12 +67,14 @@ def _build_here(protocol: Protocol, directory: Path) -> None:
     def before_connect(model: Model) -> None:
         device.apply_run_args()
         seed_array = device.get_array_name(model.checker.variables["network_seed"])
-        # the network seed (a run-time argument) seeds the generator before any draw (§13)
+        # the network seed (a run-time argument) seeds the generator before any draw
+        # (docs/network-model.md §2.4)
         device.insert_code("main", f"brian::_random_generators[0].seed("
                                    f"(unsigned long) brian::{seed_array}[0]);")
 
     model = build_model(b2, protocol, standalone=True, before_connect=before_connect)
-    for key, syn in model.synapses.items():  # §8.2: floor(k·M/n) among the M synapses
+    # docs/network-model.md §8.2: the floor(k·M/n)-th of the M synapses are monitored
+    for key, syn in model.synapses.items():
         monitor = model.weight_monitors[key]
         indices = device.get_array_name(monitor.variables["_indices"])
         pre = device.get_array_name(syn.variables["_synaptic_pre"], access_data=False)

@@ -1,11 +1,12 @@
 """The paper's two networks written with Brian2: equations, network, per-rule values, results.
 
-The model follows ``docs/simulation.md`` (Brian2 backend) step by step; the section numbers
-next to the equations are those of the network-model specification. Every deterministic part
-is reproduced exactly (dt, the 8-step delay on every projection, the per-step order of §2.3,
-the discrete neuron updates of §3, per-neuron traces with exact exponential decay and no
-same-step pairing, the two rules with clipping after every update, the rate checker of §6,
-recording of §8); connectivity and Poisson input match in distribution (§11.2, §13).
+The model follows ``docs/network-model.md`` step by step; the section numbers (§) next to the
+equations are those of that page (§10.2 maps a step onto Brian2's schedule, as below). Every
+deterministic part is reproduced exactly (dt, the 8-step delay on every projection, the per-step
+order of §2.3, the discrete neuron updates of §3, per-neuron traces with exact exponential decay
+and no same-step pairing, the two rules with clipping after every update, the rate checker of
+§6, recording of §8); connectivity and Poisson input match in distribution (§4.1, §4.2,
+§11.2).
 
 How a step maps onto Brian2's schedule (``groups`` → ``thresholds`` → ``synapses`` →
 ``resets`` → ``end``):
@@ -18,7 +19,7 @@ How a step maps onto Brian2's schedule (``groups`` → ``thresholds`` → ``syna
   ``on_pre`` pathways before ``on_post``); traces are neuron-level variables that are not
   touched here, so an update sees only events of earlier steps (§5.1);
 * ``resets``: V ← V_reset, θ ← Δθ (CVAIF: g_w += Δg_w) and the post traces count the spike —
-  Brian2 resets after the synaptic updates, which is harmless here (§13.9);
+  Brian2 resets after the synaptic updates, which is harmless here (§10.2);
 * ``end``: traces x ← (x + events)·e^(−dt/τ) (arrivals counted by a one-to-one self-projection
   with the 8-step delay), weight monitors (after the step's plasticity), then the rate checker,
   which stops the run when the E-rate estimate reaches ``max_rate_checker`` and keeps the time.
@@ -59,8 +60,8 @@ def _trace_names(protocol: Protocol) -> dict[str, dict[str, str]]:
     """Per group, each trace variable and whether arrivals (pre) or emissions (post) drive it.
 
     6pPol: one pre trace per outgoing and one post trace per incoming plastic projection, each
-    with the projection's own τ from theta (§5.2). MLP: fast/slow pre traces of E and I and
-    fast/slow post traces of E, τ from ``rule_cst_part`` (§5.4).
+    with the projection's own τ from theta (§5.2, §5.3). MLP: fast/slow pre traces of E and I
+    and fast/slow post traces of E, τ from ``rule_cst_part`` (§5.4, §5.5).
     """
     if protocol.family == "6pPol":
         return {"exc": {"x_pre_ee": "pre", "x_pre_ei": "pre",
@@ -148,7 +149,7 @@ def _neuron_group(b2: Any, protocol: Protocol, name: str, size: int) -> Any:
     if cvaif:
         group.v_bar = p.e_rest * b2.volt
     group.run_regularly(_dedent(update), when="groups", name=f"{name}_update")
-    # §2.3 step 4 / §5.1: x <- (x + events of this step) * exp(-dt/tau), after the synapses.
+    # §2.3 step 3 / §5.1: x <- (x + events of this step) * exp(-dt/tau), after the synapses.
     trace_update = [f"{t} = ({t} + arrivals)*decay_{t}" if kind == "pre"
                     else f"{t} = {t}*decay_{t}" for t, kind in traces.items()]
     trace_update.append("arrivals = 0")
