@@ -2,8 +2,8 @@
 // state traces (low-passed membrane potential and excitatory/inhibitory synaptic currents),
 // read by the MLP plasticity rule.
 //
-// Written for fsbi-data from spec/network-models.md sections 3.2 and 13. The three trace time
-// constants are independent parameters (the original coupled the membrane trace to tau_cexc).
+// Described in docs/network-model.md section 3.2. The three trace time constants are
+// independent parameters (the original coupled the membrane trace to tau_cexc; section 12.7).
 #ifndef FSBI_CVAIFGROUP_H_
 #define FSBI_CVAIFGROUP_H_
 
@@ -89,7 +89,7 @@ public:
 		A_nmda = 1.0 / (ratio + 1.0);
 	}
 
-	// One integration step (spec section 3.2, "exact discrete update").
+	// One integration step (docs/network-model.md section 3.2, "discrete update").
 	void evolve() override
 	{
 		const auryn::NeuronID n = get_rank_size();

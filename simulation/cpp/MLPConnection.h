@@ -1,6 +1,6 @@
 // Plasticity rule given by a small multilayer perceptron (MLP protocol).
 //
-// Written for fsbi-data from spec/network-models.md sections 5.4, 5.5 and 13. Inputs of the
+// Described in docs/network-model.md sections 5.1, 5.4 and 5.5. Inputs of the
 // network: a presynaptic trace, a postsynaptic trace, the weight, and the postsynaptic
 // neuron's low-passed membrane potential and synaptic currents (a CVAIFGroup target).
 //   presynaptic arrival at i->j: transmit w, then w += eta * y(x_pre2_i, x_post1_j, ..., W_pre)
@@ -18,7 +18,7 @@
 
 namespace fsbi {
 
-// Coefficients of one projection's rule (spec section 5.4, offsets relative to the vector).
+// Coefficients of one projection's rule (section 5.4, offsets relative to the vector).
 struct MLPRule {
 	double eta, tau_pre1, tau_pre2, tau_post1, tau_post2;
 	std::vector<float> w1;        // nh1 x 6, element (u, k) at 6u + k
@@ -27,7 +27,7 @@ struct MLPRule {
 	std::vector<float> out_post;  // nh2 weights, then the bias
 };
 
-// Split the aggregated rule vector of the command line (spec section 5.5) into the E->E and
+// Split the aggregated rule vector of the command line (section 5.5) into the E->E and
 // I->E rules.
 inline void split_aggregated_rule(const std::vector<double>& agg, int nh1, int nh2,
                                   MLPRule& ee, MLPRule& ie)
@@ -56,7 +56,7 @@ inline void split_aggregated_rule(const std::vector<double>& agg, int nh1, int n
 }
 
 // Logistic function, two-branch form: exponential in single precision, division in double,
-// result rounded to single (spec section 13, item 7).
+// result rounded to single (section 5.4).
 inline float sigmoid(float z)
 {
 	if (z > 0.0f) {

@@ -1,6 +1,6 @@
 // Six-parameter polynomial plasticity rule on a random sparse projection (6pPol protocol).
 //
-// Written for fsbi-data from spec/network-models.md sections 5.1-5.3 and 13.
+// Described in docs/network-model.md sections 5.1-5.3.
 //   presynaptic arrival at i->j: transmit w, then w += eta * (alpha + kappa * x_post_j)
 //   postsynaptic spike of j:     w += eta * (beta + gamma * x_pre_i)     for every i->j
 // Weights are clipped to [0, wmax] after every single update; all arrival updates of a step

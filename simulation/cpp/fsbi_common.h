@@ -1,7 +1,8 @@
 // Shared pieces of the fsbi-data Auryn programs: rule-token decoding, input validation,
 // phase running with integer step counts, and the result marker.
 //
-// Written for fsbi-data from spec/network-models.md (sections 5.6, 6, 10 and 13).
+// Described in docs/network-model.md, whose sections the comments below cite (5.6, 6, 7, 8,
+// 10.1; differences from the original programs: 12).
 #ifndef FSBI_COMMON_H_
 #define FSBI_COMMON_H_
 
@@ -38,7 +39,7 @@ struct InputError : public std::runtime_error {
 	explicit InputError(const std::string& what) : std::runtime_error(what) {}
 };
 
-// Decode an "a"-separated number token: a<v0>a<v1>a...a<vK-1>a (spec section 5.6).
+// Decode an "a"-separated number token: a<v0>a<v1>a...a<vK-1>a (section 5.6).
 // Unlike the original programs, every malformed token is rejected: a missing leading or
 // trailing separator, an empty field, a field that is not a number, a non-finite number,
 // or a count different from `expected`.
@@ -97,7 +98,7 @@ inline void require_nonnegative(const std::string& what, double value)
 	}
 }
 
-// Number of integration steps of a phase: round(duration / dt) (spec section 13, item 1).
+// Number of integration steps of a phase: round(duration / dt) (sections 2.1, 12.2).
 inline auryn::AurynTime steps_of(double duration)
 {
 	return static_cast<auryn::AurynTime>(std::llround(duration / auryn::auryn_timestep));
@@ -121,7 +122,7 @@ inline bool run_until(auryn::AurynTime stop_step, double total_time)
 }
 
 // The result marker: "cynthia-1cynthia" for a completed run, "cynthia<t>cynthia" with the
-// abort time otherwise (default stream formatting, no trailing newline; spec section 6).
+// abort time otherwise (default stream formatting, no trailing newline; section 6).
 inline void print_marker(bool completed, double stop_time)
 {
 	if (completed) std::cout << "cynthia-1cynthia";
@@ -130,7 +131,7 @@ inline void print_marker(bool completed, double stop_time)
 }
 
 
-// Options shared by both programs, with the paper's values as defaults (spec section 7).
+// Options shared by both programs, with the paper's values as defaults (section 7.1).
 struct NetworkOptions {
 	std::string id = "0", workdir;
 	unsigned int seed = 0;

@@ -1,7 +1,8 @@
 // MLP protocol: recurrent network of CVAIF neurons; E->E and I->E plastic under the MLP rule,
 // E->I and I->I static; driven by a shared Poisson input pool.
 //
-// Written for fsbi-data from spec/network-models.md (sections 1-8, 10 and 13).
+// The network, options and outputs are described in docs/network-model.md (sections 1-8;
+// the program: 10.1; differences from the original programs: 12).
 // Standard output carries only the result marker; errors go to standard error.
 #include "auryn.h"
 #include "CVAIFGroup.h"
