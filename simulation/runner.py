@@ -1,7 +1,12 @@
 """Many rules through a backend with Dask, streamed into a store: :func:`simulate`.
 
-Each rule runs as one Dask task (a ``LocalCluster`` of single-threaded worker processes by
-default, or any cluster given by its scheduler address). The worker runs the backend and
+Each rule runs as one Dask task, on any cluster given by its scheduler address or client, or
+by default on a local cluster running ``workers`` rules at once. Backends that simulate in a
+subprocess (Auryn, Brian2 standalone) run there on threads of one worker in this process: the
+compiled programs run in parallel, nothing is imported again, and a plain script needs no
+``if __name__ == "__main__":`` guard. A backend that simulates in Python (Brian2 runtime mode)
+runs on single-threaded worker processes, which need that guard in a script
+(:func:`fsbi_data.cluster.check_main_guard` says so at once). The worker runs the backend and
 computes the metrics with :func:`fsbi_data.metrics.compute`, so only a small record returns
 to the client. The client alone writes: finished rules are appended to the store in batches
 (:func:`fsbi_data.store.append`, crash-safe), each batch with its provenance (backend,
@@ -138,8 +143,11 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
         ``"auryn"``, ``"brian2"``, a :class:`Backend`, or None for the best available.
     client, scheduler, workers
         Where to run: an existing ``distributed.Client``; else a scheduler address
-        (``"tcp://host:8786"``); else a new ``LocalCluster`` with ``workers`` single-threaded
-        processes (default: the number of CPUs), closed afterwards.
+        (``"tcp://host:8786"``); else a new local cluster that runs ``workers`` rules at once
+        (default: the number of CPUs), closed afterwards: threads of one worker in this
+        process when the backend simulates in a subprocess (:attr:`Backend.runs_in_subprocess`:
+        Auryn, Brian2 standalone), else single-threaded worker processes, which a script
+        must start under ``if __name__ == "__main__":``.
     store
         Path of a store of the protocol's family; created if absent. Rules already in it are
         skipped; new rules are appended in batches of ``batch_size``. None: nothing is
@@ -173,6 +181,9 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
         For thetas of the wrong shape or parameter names, or network seeds out of range.
     fsbi_data.errors.BackendUnavailableError
         When the backend cannot run here (the message says how to install it).
+    fsbi_data.cluster.MainGuardError
+        When local worker processes are needed and this is called from a script's top level
+        outside ``if __name__ == "__main__":``.
     """
     if isinstance(protocol, str):
         protocol = protocol_preset(protocol)
@@ -208,7 +219,11 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
     writer = _BatchWriter(store, fam, protocol, backend, batch_size, batches,
                           round_name, provenance or {})
     if index.size:
-        with dask_client(client, scheduler, workers) as client:
+        if client is None and scheduler is None:  # a local cluster: check here, in this
+            # thread (Brian2 must first be imported in a main thread, not a worker thread)
+            backend.check_available()
+        with dask_client(client, scheduler, workers,
+                         processes=not backend.runs_in_subprocess) as client:
             _check_workers(client, backend)
             futures = {}
             backend_future = client.scatter(backend, broadcast=True, hash=False)
@@ -304,7 +319,11 @@ def _collect(futures: dict, thetas: np.ndarray, seeds: np.ndarray,
              records: dict[str, dict[str, Any]], failures: list[RuleFailure],
              writer: _BatchWriter, progress: bool) -> None:
     from distributed import as_completed
-    from tqdm.auto import tqdm
+
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto warns at import in a notebook without ipywidgets, bar or not
+        from tqdm import tqdm
 
     with tqdm(total=len(futures), disable=not progress, unit="rule",
               desc="simulating") as bar:

@@ -50,11 +50,22 @@ class Backend(abc.ABC):
 
     Subclasses set :attr:`name` and implement :meth:`available`, :meth:`why_unavailable` and
     :meth:`run`. Instances must be picklable (the Dask runner ships them to workers) and
-    ``run`` must be safe to call from several processes at once.
+    ``run`` must be safe to call from several processes at once, and from several threads
+    at once unless :attr:`runs_in_subprocess` is False.
     """
 
     #: Short name used by :func:`get_backend` and recorded in provenance.
     name: str = ""
+
+    @property
+    def runs_in_subprocess(self) -> bool:
+        """Whether :meth:`run` simulates in a child process (a compiled program).
+
+        True (the default: Auryn, Brian2 standalone): concurrent runs can be threads of one
+        Python process, which is how the runner's local cluster runs them. A backend that
+        simulates in this Python process returns False, and its runs get worker processes.
+        """
+        return True
 
     @abc.abstractmethod
     def available(self) -> bool:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -78,6 +80,22 @@ def run_runtime(protocol: Protocol, theta: np.ndarray, network_seed: int) -> Sim
         monitored={k: np.asarray(mon.record) for k, mon in model.weight_monitors.items()})
 
 
+def import_brian2() -> ModuleType:
+    """Import Brian2 and keep this process's ``sys.excepthook``.
+
+    Importing Brian2 installs a hook that reports every uncaught exception of the process,
+    whatever raised it, as "Brian 2 encountered an unexpected error ... please report this
+    issue". The backend imports Brian2 on the user's behalf, so the hook that was there is
+    kept (a program that imports Brian2 itself first keeps Brian2's hook).
+    """
+    hook = sys.excepthook
+    import brian2
+
+    if sys.excepthook is not hook and sys.excepthook.__module__.startswith("brian2"):
+        sys.excepthook = hook
+    return brian2
+
+
 def compiler_available() -> bool:
     """Whether a C++ compiler that Brian2's standalone mode can use is on this machine."""
     compiler = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") \
@@ -105,7 +123,7 @@ class Brian2Backend(Backend):
 
     def why_unavailable(self) -> str:
         try:
-            import brian2  # noqa: F401
+            import_brian2()
         except ImportError:
             return "brian2 is not installed; pip install 'fsbi-data[simulate]'"
         if self.mode == "standalone" and not compiler_available():
@@ -120,6 +138,12 @@ class Brian2Backend(Backend):
         if self.mode == "auto":
             return "standalone" if compiler_available() else "runtime"
         return self.mode
+
+    @property
+    def runs_in_subprocess(self) -> bool:
+        """True in standalone mode (a compiled program); runtime mode runs in this process,
+        with Brian2's process-global state, so its concurrent runs need processes."""
+        return self.resolved_mode() == "standalone"
 
     def run(self, theta: np.ndarray, protocol: Protocol, *, network_seed: int,
             workdir: Path | None = None, timeout: float | None = None) -> SimulationResult:
