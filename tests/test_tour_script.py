@@ -3,7 +3,8 @@
 The script is the README's code, taken from its "A tour of the Python API" section, with a few
 declared substitutions that keep it offline and short (each must match the README exactly
 once, so the test notices when the README changes); it runs in a subprocess on the demo's
-synthetic store and simulates two rules with Brian2 under the quick protocol.
+synthetic store and simulates two rules with Brian2 under the quick protocol. Worker processes,
+which would run a script again, are refused from a script's unguarded top level.
 """
 
 from __future__ import annotations
@@ -67,3 +68,30 @@ def test_the_readme_tour_runs_as_a_plain_script(tmp_path):
     appended = open_path(tmp_path / "my.store")
     assert appended.sizes["rule"] == 2
     assert (tmp_path / "figs").is_dir() and any((tmp_path / "figs").iterdir())
+
+
+GUARD_CHECK = "from fsbi_data.cluster import check_main_guard\n"
+
+
+@pytest.mark.parametrize("body, refused_at", [
+    ("check_main_guard()\nprint('ok')\n", 2),
+    ("def main():\n    check_main_guard()\n\nmain()\nprint('ok')\n", 5),
+    ("if __name__ == '__main__':\n    check_main_guard()\n    print('ok')\n", None),
+    ("def main():\n    check_main_guard()\n\nif \"__main__\" == __name__:\n    main()\n"
+     "    print('ok')\n", None),
+])
+def test_worker_processes_from_an_unguarded_script_are_refused_in_one_line(tmp_path, body,
+                                                                            refused_at):
+    script = tmp_path / "script.py"
+    script.write_text(GUARD_CHECK + body)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    if refused_at is None:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "ok\n"
+    else:
+        assert done.returncode == 1 and done.stdout == ""
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"fsbi_data.cluster.MainGuardError: line {refused_at} of "
+                               f"{script} starts Dask worker processes")
+        assert last.endswith('under `if __name__ == "__main__":`')
