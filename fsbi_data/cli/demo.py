@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
+
+from .inference import training_printout
 
 
 @click.command("demo")
@@ -22,8 +25,13 @@ def demo(out: Path, use_release: bool | None, new_rules: int, workers: int) -> N
     """Open, query, draw, fit, sample, simulate and append: the whole workflow once."""
     from ..demo import run_demo
 
-    report = run_demo(out, use_release=use_release, n_new_rules=new_rules, workers=workers,
-                      progress=True)
+    with warnings.catch_warnings(), training_printout():
+        # The demo caps training at a few epochs on purpose: sbi's warning that the cap was
+        # reached before convergence says nothing the user can act on here.
+        warnings.filterwarnings("ignore", r"Maximum number of epochs .* reached",
+                                UserWarning)
+        report = run_demo(out, use_release=use_release, n_new_rules=new_rules,
+                          workers=workers, progress=True)
     click.echo(report.summary())
 
 

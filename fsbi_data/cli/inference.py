@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import numpy as np
 
 from ..inference import FitSettings
-from .queries import check_output_folder, selection_mask
+from .queries import check_output_folder, parse_range, refuse_reversed, selection_mask
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def training_printout() -> Iterator[None]:
+    """Log what is printed to stdout inside, line by line at info level (shown with ``-v``).
+
+    sbi prints its training summary ("Neural network successfully converged after N epochs.")
+    to stdout with carriage returns and no newline, so that the lines of an ensemble run
+    together, and into the command's results.
+    """
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        for line in re.split(r"[\r\n]+", printed.getvalue()):
+            if line.strip():
+                log.info("sbi: %s", line.strip())
 
 
 @click.command("fit")
@@ -31,13 +56,16 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
     from .. import inference
     from .. import open as open_dataset
 
+    for text in ranges:  # a malformed or reversed range fails before the data are opened
+        parse_range(text)
     check_output_folder(out, error=inference.InferenceError)
     ds = open_dataset(name_or_path, progress=True)
     selection = ds.fsbi.select(selection_mask(ds, [criteria] if criteria else [], ranges))
     selection.attrs["selection"] = f"criteria={criteria}; where={list(ranges)}"
-    posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
-                              n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
-                              progress=True)
+    with training_printout():
+        posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
+                                  n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
+                                  progress=True)
     posterior.save(out)
     click.echo(f"{posterior}\nwrote {out}")
 
@@ -46,8 +74,10 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
 @click.argument("posterior_path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--condition", "conditions", multiple=True, required=True,
               metavar="METRIC=VALUE|LOW:HIGH", help="Target of each fitted metric.")
-@click.option("--n", "n_rules", type=int, default=10, show_default=True)
-@click.option("--seed", type=int, default=None)
+@click.option("--n", "n_rules", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of rules to sample.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the sampling, for a reproducible set of rules.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="An (n, n_theta) float64 .npy, as `fsbi-data simulate --thetas` takes.")
 def sample(posterior_path: str, conditions: tuple[str, ...], n_rules: int, seed: int | None,
@@ -55,6 +85,8 @@ def sample(posterior_path: str, conditions: tuple[str, ...], n_rules: int, seed:
     """Sample rules from a posterior, inside the prior bounds."""
     from .. import inference
 
+    for text in conditions:
+        refuse_reversed("--condition", text)
     targets = dict(inference.parse_condition(text) for text in conditions)
     check_output_folder(out, error=inference.InferenceError)
     rules = inference.load(posterior_path).sample(n=n_rules, seed=seed, **targets)

@@ -39,9 +39,27 @@ def parse_range(text: str) -> tuple[str, tuple[float | None, float | None]]:
     if not sep or not colon or not name:
         raise QueryError(f"--where takes NAME=LOW:HIGH (an empty side is open), not {text!r}")
     try:
-        return name, (float(low) if low else None, float(high) if high else None)
+        parsed = name, (float(low) if low else None, float(high) if high else None)
     except ValueError:
         raise QueryError(f"--where {text!r}: bounds must be numbers") from None
+    refuse_reversed("--where", text)
+    return parsed
+
+
+def refuse_reversed(option: str, text: str) -> None:
+    """Refuse ``NAME=LOW:HIGH`` with LOW > HIGH, showing the range as the option takes it.
+
+    Other forms pass (the option's parser says what is wrong with them).
+    """
+    name, _, bounds = text.partition("=")
+    low, colon, high = bounds.partition(":")
+    try:
+        reversed_range = bool(colon and low and high) and float(low) > float(high)
+    except ValueError:
+        return
+    if reversed_range:
+        raise QueryError(f"{option} {text}: the range is reversed (low {low} > high {high}); "
+                         f"write {name}={high}:{low}")
 
 
 def selection_mask(ds: xr.Dataset, criteria: Sequence[str] = (), ranges: Sequence[str] = (),
@@ -76,6 +94,8 @@ def query(name_or_path: str, plausible: bool, criteria_names: tuple[str, ...],
     from .. import open as open_dataset
     from ..store.layout import records_from_dataset
 
+    for text in ranges:  # a malformed or reversed range fails before the data are opened
+        parse_range(text)
     if out is not None and out.suffix not in EXPORT_SUFFIXES:
         raise QueryError(f"--out {out}: the suffix must be one of {', '.join(EXPORT_SUFFIXES)}")
     if out is not None:

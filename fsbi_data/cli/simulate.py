@@ -63,8 +63,27 @@ def write_failures(path: Path, failures: Sequence[RuleFailure], fam: Family) -> 
     return path
 
 
+class FamilyChoice(click.Choice):
+    """A family name, in any case, shown in help and errors as it is written: ``6pPol|MLP``.
+
+    (click 8.2 and later show a case-insensitive choice in lower case.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sorted(FAMILIES), case_sensitive=False)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        names = "|".join(self.choices)
+        if param.required and param.param_type_name == "argument":
+            return f"{{{names}}}"
+        return f"[{names}]"
+
+    def get_invalid_choice_message(self, value: object, ctx: click.Context | None) -> str:
+        return f"{value!r} is not a family; choose {' or '.join(self.choices)} (any case)."
+
+
 @click.command()
-@click.argument("family", type=click.Choice(sorted(FAMILIES), case_sensitive=False))
+@click.argument("family", type=FamilyChoice())
 @click.option("--from", "source", type=click.Choice(["prior"]), default=None,
               help="Draw the rules from the family's prior (with --n).")
 @click.option("--n", "n_rules", type=click.IntRange(min=1), default=None,
@@ -78,7 +97,7 @@ def write_failures(path: Path, failures: Sequence[RuleFailure], fam: Family) -> 
               help="The paper's protocol, or a scaled-down one for tests and demos (its "
                    "numbers are not comparable with the paper's).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes of the local Dask cluster (default: number of CPUs).")
+              help="Rules simulated at once on this machine (default: number of CPUs).")
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
 @click.option("--store", type=click.Path(path_type=Path), required=True,
