@@ -1,4 +1,4 @@
-"""Fig. 5: rules re-simulated for 20 minutes — which criteria still hold (spec §7.5)."""
+"""Fig. 5: rules re-simulated for 20 minutes — which criteria still hold (docs/figures.md)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pandas as pd
 import xarray as xr
 
 from ..schema import Condition, family
-from .style import data_label, paper_style
+from .style import TEXT_WIDTH, data_label, new_figure, paper_style, set_title
 
 MAX_POINTS = 20_000  # points drawn in the PCA scatter
+SIZE = (TEXT_WIDTH, 3.1)  # in: the text width
 
 
 def stable_set(family_name: str) -> str:
@@ -35,8 +36,22 @@ def longevity_conditions(family_name: str) -> list[tuple[str, tuple[Condition, .
 
 def longevity(ds: xr.Dataset):
     """Fraction of all re-simulated rules meeting each condition, and a PCA of the
-    completed rules coloured by whether they stayed stable (meet every condition)."""
-    import matplotlib.pyplot as plt
+    completed rules coloured by whether they stayed stable (meet every condition).
+
+    ``ds`` holds rules re-simulated for 20 minutes (the release's ``bg20min`` file of a family,
+    converted to a store). Fractions count every rule, NaN rows included; the PCA is of the
+    unstandardised rule parameters of the completed rules (at most 20,000 shown, a fixed random
+    subset). The legend sits to the right of the scatter.
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, pandas.DataFrame)
+        The figure and the fractions: condition, n_rules, n_meeting, fraction.
+
+    Examples
+    --------
+    >>> fig, table = longevity(fsbi_data.open("6pPol-bg20min.store"))  # doctest: +SKIP
+    """
     from sklearn.decomposition import PCA
 
     fam = family(ds.attrs["family"])
@@ -51,13 +66,16 @@ def longevity(ds: xr.Dataset):
     stable = ds.fsbi.criteria_mask(stable_set(fam.name)).values
     theta = np.asarray(ds["theta"].values)[completed][:, :len(fam.rule_param_names)]
     with paper_style():
-        fig, (bars, scatter) = plt.subplots(1, 2, figsize=(9, 3.2),
-                                            gridspec_kw={"width_ratios": [1.6, 1]})
+        fig, (bars, scatter) = new_figure(*SIZE, 1, 2, width_ratios=[1.5, 1])
         bars.bar(range(len(table)), table["fraction"], color="#4d4d4d")
-        bars.set_xticks(range(len(table)), table["condition"], rotation=60, ha="right")
-        bars.set_ylim(-0.01, 1.01)
-        bars.set_ylabel("fraction of rules")
-        bars.set_title(f"Criteria met after 20 min\n{data_label(ds)}")
+        bars.set_xticks(range(len(table)), table["condition"], rotation=60, ha="right",
+                        rotation_mode="anchor")
+        bars.set_xlim(-0.6, len(table) - 0.4)
+        bars.set_ylim(0, 1.01)
+        bars.set_xlabel("condition (after 20 min)")
+        bars.set_ylabel("fraction of all rules")
+        bars.set_title("Criteria met after 20 min")
+        scatter.set_title(f"Completed rules ({min(len(theta), MAX_POINTS):,} shown)")
         if len(theta) > 2:
             scores = PCA(n_components=2).fit_transform(theta)
             flags = stable[completed]
@@ -65,12 +83,12 @@ def longevity(ds: xr.Dataset):
                 shown = np.random.default_rng(0).choice(len(scores), MAX_POINTS, replace=False)
                 scores, flags = scores[shown], flags[shown]
             scatter.scatter(*scores[~flags].T, s=2, color="#bdbdbd", label="unstable",
-                            rasterized=True)
+                            rasterized=True, lw=0)
             scatter.scatter(*scores[flags].T, s=2, color="#08306b", label="stable",
-                            rasterized=True)
-            scatter.legend(frameon=False, markerscale=4)
-        scatter.set_xlabel("PC 1")
-        scatter.set_ylabel("PC 2")
-        scatter.set_title(f"Completed rules (at most {MAX_POINTS:,} shown)")
-        fig.tight_layout()
+                            rasterized=True, lw=0)
+            scatter.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                           markerscale=4, handletextpad=0.2)
+        scatter.set_xlabel("PC 1 of θ (θ units)")
+        scatter.set_ylabel("PC 2 of θ (θ units)")
+        set_title(fig, "Longevity: rules re-simulated for 20 minutes", data_label(ds))
     return fig, table

@@ -9,7 +9,7 @@ import xarray as xr
 from ..errors import QueryError
 from ..mlp_constants import RULE_CST_PART
 from ..schema import family
-from .style import CONNECTION_COLOURS, paper_style
+from .style import CONNECTION_COLOURS, TEXT_WIDTH, data_label, new_figure, paper_style, set_title
 
 # The paper's example rules (``docs/figures.md``).
 EXAMPLE_POLYNOMIAL = np.array([
@@ -27,7 +27,8 @@ EXAMPLE_MLP = np.array([
 POLY_DT = np.linspace(-0.2, 0.2, 1000)
 MLP_DT = np.linspace(-0.1, 0.1, 1000)
 MLP_TRACE_TAU = 0.01
-MLP_SCALES = (2.0, 2.0, 1.0, 15.0, 15.0, 15.0)  # traces, w, V, C_exc, C_inh (§5.4)
+# Input scaling of the MLP rule (docs/figures.md): traces × 2, w × 1, V, C_exc, C_inh × 15.
+MLP_SCALES = (2.0, 2.0, 1.0, 15.0, 15.0, 15.0)
 # Sweep ranges of the five activity conditions: (w, v, cexc, cinh, xpre, xpost) low → high.
 MLP_SWEEPS = {
     "ee": {"w": (0.01, 0.1), "v": (-0.07, -0.05), "cexc": (0, 0.3), "cinh": (0, 0.3),
@@ -44,18 +45,41 @@ def polynomial_curve(dt: np.ndarray, tau_pre: float, tau_post: float, alpha: flo
                     alpha + beta + gamma * np.exp(-np.abs(dt) / tau_pre))
 
 
+POLY_SIZE = (TEXT_WIDTH, 2.2)  # in: four panels across the text width
+MLP_SIZE = (TEXT_WIDTH, 2.5)  # in: two panels and the activity legend across the text width
+
+
 def _theta_of(source, seed: str | None) -> tuple[np.ndarray, str]:
+    """θ to plot and where it came from, in words (for the title)."""
     if isinstance(source, xr.Dataset):
         if seed is None:
             raise QueryError("pass seed=... to choose which rule of the Dataset to plot")
-        return np.asarray(source.fsbi.rule(seed)["theta"].values), f"rule {seed}"
-    return np.asarray(source, dtype=np.float64), "example rule"
+        return np.asarray(source.fsbi.rule(seed)["theta"].values), \
+            f"rule {seed} of {data_label(source)}"
+    theta = np.asarray(source, dtype=np.float64)
+    for example, figure in ((EXAMPLE_POLYNOMIAL, 2), (EXAMPLE_MLP, 4)):
+        if theta.shape == example.shape and np.array_equal(theta, example):
+            return theta, f"the paper's example rule (Fig. {figure})"
+    return theta, "a rule given as θ"
 
 
 def polynomial_rule(source=EXAMPLE_POLYNOMIAL, seed: str | None = None):
-    """Four panels (EE, EI, IE, II) of a polynomial rule; ``source`` a θ or a Dataset + seed."""
-    import matplotlib.pyplot as plt
+    """Four panels (EE, EI, IE, II) of a polynomial rule; ``source`` a θ or a Dataset + seed.
 
+    Δw of one pre/post spike pair, in units of η, against Δt = t_post − t_pre on 1,000 points
+    of [−0.2, 0.2] s. The title names the rule (the paper's example by default).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, pandas.DataFrame)
+        The figure and its curves: connection, dt, dw.
+
+    Examples
+    --------
+    >>> fig, table = polynomial_rule()
+    >>> sorted(set(table.connection))
+    ['ee', 'ei', 'ie', 'ii']
+    """
     theta, what = _theta_of(source, seed)
     fam = family("6pPol")
     rows = []
@@ -64,18 +88,17 @@ def polynomial_rule(source=EXAMPLE_POLYNOMIAL, seed: str | None = None):
         rows.append(pd.DataFrame({"connection": connection, "dt": POLY_DT, "dw": dw}))
     table = pd.concat(rows, ignore_index=True)
     with paper_style():
-        fig, axes = plt.subplots(1, 4, figsize=(9, 2.3), sharex=True)
+        fig, axes = new_figure(*POLY_SIZE, 1, 4, sharex=True)
         for ax, (connection, part) in zip(axes, table.groupby("connection", sort=False),
                                           strict=True):
-            ax.plot(part["dt"], part["dw"], color=CONNECTION_COLOURS[connection])
+            ax.plot(part["dt"], part["dw"], color=CONNECTION_COLOURS[connection], lw=1.2)
             ax.axhline(0, color="grey", lw=0.5)
             ax.axvline(0, color="grey", lw=0.5)
-            ax.set_xticks([-0.2, 0, 0.2])
+            ax.set_xticks([-0.2, 0, 0.2], ["−0.2", "0", "0.2"])
             ax.set_title(connection.upper())
-            ax.set_xlabel("t_post − t_pre (s)")
-        axes[0].set_ylabel("Δw (units of η)")
-        fig.suptitle(f"6pPol {what}")
-        fig.tight_layout()
+        fig.supylabel("Δw (units of η)")
+        fig.supxlabel("t_post − t_pre (s)")
+        set_title(fig, "6pPol rule: weight change of one spike pair", what)
     return fig, table
 
 
@@ -97,7 +120,7 @@ def mlp_output(inputs: np.ndarray, out_weights: np.ndarray) -> np.ndarray:
 
 
 def mlp_curves(theta: np.ndarray, connection: str) -> pd.DataFrame:
-    """Δw(Δt) of an MLP rule for the five activity conditions (spec §7.2.3)."""
+    """Δw(Δt) of an MLP rule for the five activity conditions (``docs/figures.md``)."""
     offset = {"ee": 0, "ie": 1}[connection]
     eta = theta[offset]
     start = 2 + 10 * offset
@@ -120,26 +143,43 @@ def mlp_curves(theta: np.ndarray, connection: str) -> pd.DataFrame:
 
 
 def mlp_rule(source=EXAMPLE_MLP, seed: str | None = None):
-    """EE and IE panels of an MLP rule, from low (k = 0) to high (k = 4) activity."""
+    """EE and IE panels of an MLP rule, from low (k = 0) to high (k = 4) activity.
+
+    Δw of one pre/post spike pair (η included) against Δt = t_post − t_pre on 1,000 points of
+    [−0.1, 0.1] s, for the five activity conditions (:func:`mlp_curves`); the activity legend
+    sits to the right of the panels. The title names the rule (the paper's example by default).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, pandas.DataFrame)
+        The figure and its curves: connection, activity, dt, dw.
+
+    Examples
+    --------
+    >>> fig, table = mlp_rule()
+    >>> sorted(set(table.activity))
+    [0, 1, 2, 3, 4]
+    """
     import matplotlib.pyplot as plt
 
     theta, what = _theta_of(source, seed)
     table = pd.concat([mlp_curves(theta, c) for c in ("ee", "ie")], ignore_index=True)
     with paper_style():
-        fig, axes = plt.subplots(1, 2, figsize=(6, 2.4))
+        fig, axes = new_figure(*MLP_SIZE, 1, 2)
         palette = plt.get_cmap("viridis")
         for ax, (connection, part) in zip(axes, table.groupby("connection", sort=False),
                                           strict=True):
             for k, curve in part.groupby("activity"):
-                ax.plot(curve["dt"], curve["dw"], color=palette(k / 4),
-                        label="low activity" if k == 0 else "high activity" if k == 4 else None)
+                label = {0: "0 (low)", 4: "4 (high)"}.get(k, str(k))
+                ax.plot(curve["dt"], curve["dw"], color=palette(k / 4), lw=1.2, label=label)
             ax.axhline(0, color="grey", lw=0.5)
+            ax.axvline(0, color="grey", lw=0.5)
             ax.set_title(connection.upper())
             ax.set_xlabel("t_post − t_pre (s)")
-        axes[0].set_ylabel("Δw")
-        axes[1].legend(frameon=False)
-        fig.suptitle(f"MLP {what}")
-        fig.tight_layout()
+        fig.supylabel("Δw (g_L)")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center",
+                   title="activity", frameon=False)
+        set_title(fig, "MLP rule: weight change of one spike pair", what)
     return fig, table
 
 
