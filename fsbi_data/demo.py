@@ -2,9 +2,10 @@
 
 ``run_demo(out_dir)`` opens a store (the released 6pPol data when it is cached, otherwise an
 embedded synthetic sample that says so everywhere), runs the paper's plausibility queries,
-writes the reproduced figure panels, fits a small posterior over rules, samples new rules from
-it, simulates them with the Brian2 backend on the quick protocol, appends them to the store,
-and writes a short report of what was written where. Nothing needs the network.
+writes the reproduced figure panels of both families (Figs. 2, 4 and 5, each titled with the
+data it shows), fits a small posterior over rules, samples new rules from it, simulates them
+with the Brian2 backend on the quick protocol, appends them to the store, and writes a short
+report of what was written where. Nothing needs the network.
 
 Examples
 --------
@@ -26,6 +27,8 @@ FAMILY = "6pPol"
 SAMPLE_SCALE = 0.02  # the embedded sample: 2 % of each released 6pPol file's rows
 SAMPLE_LABEL = "synthetic sample in the release format (NOT the paper's data)"
 RELEASE_LABEL = "the fSBI release (VogelsLab/fSBI, 6pPol _all file and rounds)"
+FIGURE_FAMILIES = (FAMILY, "MLP")  # the families whose panels the demo draws
+LONGEVITY_LABEL = "20-minute re-simulations"
 N_NEW_RULES = 4
 TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the target of the paper's tutorial
 
@@ -60,32 +63,76 @@ class DemoReport:
         return "\n".join(lines)
 
 
-def release_files(out_dir: Path, use_release: bool | None) -> tuple[Path, dict[str, Path], str]:
+def release_label(family_name: str = FAMILY, files: str = "_all file and rounds") -> str:
+    """How the released files of a family are named in titles and reports.
+
+    Examples
+    --------
+    >>> release_label() == RELEASE_LABEL
+    True
+    """
+    return f"the fSBI release (VogelsLab/fSBI, {family_name} {files})"
+
+
+def _use_release(entries: list, use_release: bool | None) -> bool:
+    """Whether to take the released files: asked for, or (by default) all of them cached."""
+    from .fetching import is_cached
+
+    return bool(use_release or (use_release is None and all(is_cached(e) for e in entries)))
+
+
+def _synthetic_file(out_dir: Path, name: str) -> Path:
+    """A file of the embedded synthetic sample, written into ``out_dir`` when missing (the
+    sample is byte-identical each time)."""
+    from .catalog import CATALOG
+    from .synthetic import write_synthetic_release
+
+    root = out_dir / "synthetic-release"
+    path = root / CATALOG.entry(name).path
+    if not path.exists():
+        write_synthetic_release(root, families=(CATALOG.entry(name).family,),
+                                scale=SAMPLE_SCALE, rng=0)
+    return path
+
+
+def release_files(out_dir: Path, use_release: bool | None, family_name: str = FAMILY
+                  ) -> tuple[Path, dict[str, Path], str]:
     """The ``_all`` file and round files to start from, and what they are.
 
     The released files when they are cached (or ``use_release=True``: fetched, which needs the
     network); otherwise a synthetic sample written into ``out_dir`` (no network needed).
     """
     from .catalog import CATALOG
-    from .fetching import fetch, is_cached
-    from .synthetic import write_synthetic_release
+    from .fetching import fetch
 
-    catalog = CATALOG
-    cached = all(is_cached(e) for e in [catalog.entry(FAMILY), *catalog.rounds(FAMILY).values()])
-    if use_release or (use_release is None and cached):
-        all_file = fetch(FAMILY)
-        rounds = {label: fetch(entry.name) for label, entry in catalog.rounds(FAMILY).items()}
-        return all_file, rounds, RELEASE_LABEL
-    root = out_dir / "synthetic-release"
-    catalog = write_synthetic_release(root, families=(FAMILY,), scale=SAMPLE_SCALE, rng=0)
-    all_file = root / catalog.entry(FAMILY).path
-    rounds = {label: root / entry.path for label, entry in catalog.rounds(FAMILY).items()}
-    return all_file, rounds, SAMPLE_LABEL
+    rounds = CATALOG.rounds(family_name)
+    if _use_release([CATALOG.entry(family_name), *rounds.values()], use_release):
+        return (fetch(family_name), {label: fetch(entry.name) for label, entry in rounds.items()},
+                release_label(family_name))
+    return (_synthetic_file(out_dir, family_name),
+            {label: _synthetic_file(out_dir, entry.name) for label, entry in rounds.items()},
+            SAMPLE_LABEL)
+
+
+def _existing(store: Path) -> tuple[Path, str]:
+    """A store made before, and its ``data_origin``."""
+    from . import open as open_store
+
+    return store, open_store(store).attrs.get("data_origin", "unknown")
+
+
+def _converted(store: Path, source: Path, origin: str, rounds: dict[str, Path] | None,
+               progress: bool) -> tuple[Path, str]:
+    """``source`` converted into ``store``, its ``data_origin`` set to ``origin``."""
+    from . import convert
+
+    convert(source, store, rounds=rounds, attrs={"data_origin": origin}, progress=progress)
+    return store, origin
 
 
 def default_store(out_dir: str | Path, *, use_release: bool | None = None,
-                  progress: bool = False) -> tuple[Path, str]:
-    """A 6pPol store with round membership in ``out_dir``, and what data it holds.
+                  progress: bool = False, family_name: str = FAMILY) -> tuple[Path, str]:
+    """A store with round membership in ``out_dir`` (6pPol by default), and what data it holds.
 
     The store is converted from the released files when they are cached (or when
     ``use_release=True``), otherwise from the embedded synthetic sample; an existing store
@@ -96,18 +143,65 @@ def default_store(out_dir: str | Path, *, use_release: bool | None = None,
     >>> store, origin = default_store("notebook-data")       # doctest: +SKIP
     >>> ds = fsbi_data.open(store)                           # doctest: +SKIP
     """
-    from . import convert
+    out_dir = Path(out_dir)
+    store = out_dir / f"{family_name}.store"
+    if store.exists():
+        return _existing(store)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    all_file, rounds, origin = release_files(out_dir, use_release, family_name)
+    return _converted(store, all_file, origin, rounds, progress)
+
+
+def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
+                    progress: bool = False, family_name: str = FAMILY) -> tuple[Path, str]:
+    """The rules of a family re-simulated for 20 minutes (Fig. 5) as a store in ``out_dir``,
+    and what data it holds.
+
+    The released ``<family>/bg20min`` file when it is cached (or ``use_release=True``),
+    otherwise the embedded synthetic sample's; an existing store there is reused.
+
+    Examples
+    --------
+    >>> store, origin = longevity_store("demo-output", family_name="MLP")  # doctest: +SKIP
+    """
+    from .catalog import CATALOG
+    from .fetching import fetch
 
     out_dir = Path(out_dir)
-    store = out_dir / f"{FAMILY}.store"
+    name = f"{family_name}/bg20min"
+    store = out_dir / f"{family_name}-bg20min.store"
     if store.exists():
-        from . import open as open_store
-
-        return store, open_store(store).attrs.get("data_origin", "unknown")
+        return _existing(store)
     out_dir.mkdir(parents=True, exist_ok=True)
-    all_file, rounds, origin = release_files(out_dir, use_release)
-    convert(all_file, store, rounds=rounds, attrs={"data_origin": origin}, progress=progress)
-    return store, origin
+    if _use_release([CATALOG.entry(name)], use_release):
+        source, origin = fetch(name), release_label(family_name, "bg20min file")
+    else:
+        source, origin = _synthetic_file(out_dir, name), f"{SAMPLE_LABEL}, {LONGEVITY_LABEL}"
+    return _converted(store, source, origin, None, progress)
+
+
+def draw_figures(ds, out_dir: str | Path, *, use_release: bool | None = None,
+                 progress: bool = False) -> list[Path]:
+    """Every panel of both families into ``out_dir/figures`` (PDF, PNG, CSV), each titled with
+    the data it shows: ``ds`` for 6pPol, the MLP store and both families' 20-minute
+    re-simulations (Fig. 5) from the same source as :func:`default_store` chooses.
+
+    Examples
+    --------
+    >>> paths = draw_figures(fsbi_data.open(store), "demo-output")  # doctest: +SKIP
+    """
+    from . import figures
+    from . import open as open_store
+
+    out_dir = Path(out_dir)
+    written = []
+    for name in FIGURE_FAMILIES:
+        options = {"use_release": use_release, "progress": progress, "family_name": name}
+        main = ds if name == ds.attrs.get("family") else \
+            open_store(default_store(out_dir, **options)[0])
+        longevity = open_store(longevity_store(out_dir, **options)[0])
+        written += figures.write_all(main, out_dir / "figures", longevity_ds=longevity)
+    return written
 
 
 def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = None,
@@ -133,7 +227,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     """
     from tqdm.auto import tqdm
 
-    from . import figures, inference
+    from . import inference
     from . import open as open_store
     from .simulation import protocol, simulate
 
@@ -156,7 +250,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     steps.update()
 
     steps.set_postfix_str("figures")
-    report.figures = figures.write_all(ds, out_dir / "figures")
+    report.figures = draw_figures(ds, out_dir, use_release=use_release, progress=progress)
     steps.update()
 
     steps.set_postfix_str("posterior")
