@@ -224,6 +224,7 @@ def simulate(thetas: np.ndarray | xr.Dataset | xr.DataArray,
             backend.check_available()
         with dask_client(client, scheduler, workers,
                          processes=not backend.runs_in_subprocess) as client:
+            _wait_for_a_worker(client)
             _check_workers(client, backend)
             futures = {}
             backend_future = client.scatter(backend, broadcast=True, hash=False)
@@ -299,6 +300,14 @@ def _stored_seeds(path: Path, fam: Family) -> np.ndarray:
         raise ProtocolError(f"the store {path} holds {manifest['family']} rules, not "
                             f"{fam.name}; choose another --store")
     return stores.stored_seeds(path, manifest).astype(str)
+
+
+def _wait_for_a_worker(client: Any) -> None:
+    """Wait until a worker is connected (those of a batch system may still be queued);
+    scattering the backend to no worker would fail after Dask's connect timeout."""
+    if not client.scheduler_info()["workers"]:
+        log.info("waiting for a Dask worker to connect to %s", client.scheduler.address)
+        client.wait_for_workers(1)
 
 
 def _check_workers(client: Any, backend: Backend) -> None:

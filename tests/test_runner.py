@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import xarray as xr
 pytest.importorskip("distributed")
 pytest.importorskip("brian2")
 
+import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 import fsbi_data.metrics as fsbi_metrics  # noqa: E402
@@ -178,3 +181,55 @@ def test_transient_failures_are_retried_and_permanent_ones_reported(thread_clien
     assert "always fails" in run.failures[0].error
     assert backend.attempts(float(THETAS[0, 0])) == 2
     assert backend.attempts(float(THETAS[2, 0])) == 2
+
+
+@dataclass
+class PidBackend(Backend):
+    """Brian2, recording the process each rule ran in (in a file, however Dask ships it)."""
+
+    record_dir: str = ""
+    name: str = "brian2"
+
+    def available(self) -> bool:
+        return True
+
+    def why_unavailable(self) -> str:
+        return ""
+
+    def run(self, theta, protocol, *, network_seed, workdir=None, timeout=None):
+        (Path(self.record_dir) / f"pid-{os.getpid()}").touch()
+        return get_backend("brian2").run(theta, protocol, network_seed=network_seed)
+
+
+@needs_metrics
+def test_the_local_cluster_runs_subprocess_backends_in_this_process(tmp_path):
+    backend = PidBackend(str(tmp_path))
+    assert backend.runs_in_subprocess
+    run = simulate(THETAS[[0, 2]], QUICK, backend, workers=2)
+    assert run.rules.sizes["rule"] == 2 and run.failures == []
+    # threads of one worker in this process: nothing imports the caller's script again
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"pid-{os.getpid()}"]
+
+
+def test_brian2_runs_in_a_subprocess_only_in_standalone_mode():
+    from fsbi_data.simulation.backends.brian2 import Brian2Backend
+
+    assert Brian2Backend("standalone").runs_in_subprocess
+    assert not Brian2Backend("runtime").runs_in_subprocess
+
+
+@needs_metrics
+def test_a_sweep_waits_for_its_first_worker():
+    # Workers of a batch system may connect long after the client: scattering the backend
+    # to no worker would fail after the connect timeout (here 2 s; the first worker comes
+    # after 4 s).
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
+                         dashboard_address=None) as cluster, Client(cluster) as client:
+        timer = threading.Timer(4, cluster.scale, args=(1,))
+        timer.start()
+        try:
+            run = simulate(THETAS[[0]], QUICK, "brian2", client=client)
+        finally:
+            timer.cancel()
+    assert run.rules.sizes["rule"] == 1 and run.failures == []
