@@ -360,3 +360,14 @@ def test_pngs_are_at_least_150_dpi_beside_the_pdfs(tmp_path):
         assert dpi >= 150
         assert abs(image.size[0] - width * dpi) <= 1 and abs(image.size[1] - height * dpi) <= 1
     assert (tmp_path / "acc.pdf").read_bytes().startswith(b"%PDF") and len(paths) == 3
+
+
+def test_readme_images_are_one_command(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fsbi_data.figures.readme_images",
+                           str(tmp_path / "img")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in (tmp_path / "img").iterdir())
+    assert names == ["6pPol_accumulation.png", "6pPol_pca.png", "6pPol_rule.png"]
+    for name in names:
+        with Image.open(tmp_path / "img" / name) as image:
+            assert image.info["dpi"][0] >= 150 and image.size[0] >= 540

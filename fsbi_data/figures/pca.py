@@ -82,5 +82,5 @@ def pca_dimensionality(ds: xr.Dataset):
         if len(table):
             fig.legend(loc="outside lower center", ncols=4, frameon=False, handlelength=1.5,
                        columnspacing=1.0)
-        set_title(fig, "Evolution of dimensionality (prior-whitened θ)", data_label(ds))
+        set_title(fig, "Dimensionality of prior-whitened θ", data_label(ds))
     return fig, table
