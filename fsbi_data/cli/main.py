@@ -74,8 +74,8 @@ def configure_output(verbose: int) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fsbi-data")
 @click.option("-v", "--verbose", count=True,
-              help="More output on stderr: -v what fsbi-data does (info), -vv debug, with "
-                   "the info lines and known warnings of Dask, Brian2 and sbi.")
+              help="More output on stderr: -v info (what fsbi-data does), -vv debug, "
+                   "with the info lines of Dask and the known warnings of dependencies.")
 def cli(verbose: int) -> None:
     """Open, query, reproduce and extend the fSBI datasets of plasticity rules."""
     configure_output(verbose)
