@@ -65,12 +65,16 @@ def dask_client(client: Any = None, scheduler: str | None = None, workers: int |
 
     with contextlib.ExitStack() as stack:
         if scheduler is None:
+            # No dashboard; the scheduler's other HTTP routes on a free port, not on 8787,
+            # which another cluster may hold (Dask then warns "Port 8787 is already in use").
+            options = {"dashboard_address": None,
+                       "scheduler_kwargs": {"dashboard_address": ":0"}}
             if processes:
                 cluster = LocalCluster(n_workers=n_tasks, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       **options)
             else:
                 cluster = LocalCluster(n_workers=1, threads_per_worker=n_tasks,
-                                       processes=False, dashboard_address=None)
+                                       processes=False, **options)
             scheduler = stack.enter_context(cluster)
         yield stack.enter_context(Client(scheduler))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,3 +235,21 @@ def test_a_sweep_waits_for_its_first_worker():
         finally:
             timer.cancel()
     assert run.rules.sizes["rule"] == 1 and run.failures == []
+
+
+@needs_metrics
+def test_a_busy_dashboard_port_is_no_warning():
+    holder = socket.socket()
+    try:
+        holder.bind(("", 8787))
+        holder.listen()
+    except OSError:
+        pass  # held by another process: the same situation
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = simulate(THETAS[[0]], QUICK, "brian2", workers=1)
+    finally:
+        holder.close()
+    assert run.rules.sizes["rule"] == 1
+    assert [str(w.message) for w in caught if "8787" in str(w.message)] == []
