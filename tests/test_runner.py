@@ -30,6 +30,8 @@ from fsbi_data.store import open_path  # noqa: E402
 from fsbi_data.store.layout import provenance  # noqa: E402
 
 QUICK = protocol("6pPol", "quick")
+# No dashboard, and the scheduler's HTTP routes on a free port (8787 may be taken).
+QUIET_HTTP = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
 # Three prior rules; with this draw the second blows up under the quick protocol.
 THETAS = sample_prior("6pPol", 3, seed=0)
 
@@ -42,7 +44,7 @@ needs_metrics = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def client():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      **QUIET_HTTP) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -50,7 +52,7 @@ def client():
 def thread_client():
     """One worker thread in this process, for backends defined in this test module."""
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      **QUIET_HTTP) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -227,7 +229,7 @@ def test_a_sweep_waits_for_its_first_worker():
     # after 4 s).
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
             LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
-                         dashboard_address=None) as cluster, Client(cluster) as client:
+                         **QUIET_HTTP) as cluster, Client(cluster) as client:
         timer = threading.Timer(4, cluster.scale, args=(1,))
         timer.start()
         try:
