@@ -133,7 +133,7 @@ def run_round(store: str | os.PathLike, name: str, *, n: int,
               n_ensemble: int | None = None, max_epochs: int | None = None,
               fit_options: dict[str, Any] | None = None,
               client: Any = None, scheduler: str | None = None, workers: int | None = None,
-              retries: int = 1, timeout: float | None = None,
+              retries: int = 1, timeout: float | None = None, batch_size: int | None = None,
               dry_run: bool = False, out: str | os.PathLike | None = None,
               progress: bool = False) -> RoundReport:
     """Run (or continue) one round of the paper's method on a store.
@@ -168,7 +168,7 @@ def run_round(store: str | os.PathLike, name: str, *, n: int,
         Makes the fit, the draws and the restriction reproducible.
     n_ensemble, max_epochs, fit_options
         As :func:`fsbi_data.inference.fit` takes them.
-    client, scheduler, workers, retries, timeout
+    client, scheduler, workers, retries, timeout, batch_size
         Where and how to simulate, as :func:`~fsbi_data.simulation.simulate` takes them.
     dry_run, out
         Draw the rules and write theta, shape (n, n_theta), to the ``.npy`` file ``out``,
@@ -223,7 +223,7 @@ def run_round(store: str | os.PathLike, name: str, *, n: int,
         return RoundReport(name, path, "dry run", n, out=Path(out), record=record)
 
     folder = path / ROUNDS / name
-    with _round_lock(path, folder):
+    with _round_lock(path):
         kept = _read_plan(folder)
         if kept is not None:
             differences = plan.differences(kept["plan"])
@@ -250,13 +250,16 @@ def run_round(store: str | os.PathLike, name: str, *, n: int,
             except Exception:
                 if new_round:  # a round refused at its first draw leaves nothing behind
                     shutil.rmtree(folder, ignore_errors=True)
+                    with contextlib.suppress(OSError):
+                        folder.parent.rmdir()  # the rounds folder, if it holds no other
                 raise
             with published(folder / RULES) as tmp, open(tmp, "wb") as f:
                 np.save(f, theta)
             _write_plan(folder, plan, "drawn", record)
         return _simulate(path, folder, plan, record, theta, protocol, backend,
                          {"client": client, "scheduler": scheduler, "workers": workers,
-                          "retries": retries, "timeout": timeout, "progress": progress})
+                          "retries": retries, "timeout": timeout, "progress": progress,
+                          **({"batch_size": batch_size} if batch_size else {})})
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -417,22 +420,15 @@ def _posterior_draws(posterior: Any, plan: RoundPlan, restriction: Any) -> np.nd
 # --- what a round keeps in the store ------------------------------------------------------------
 
 @contextlib.contextmanager
-def _round_lock(path: Path, folder: Path) -> Iterator[None]:
-    """One process at a time works on a round (``flock`` on a file beside its folder)."""
-    try:
-        (path / ROUNDS).mkdir(exist_ok=True)
-        fd = os.open(path / ROUNDS / f".{folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        raise StoreError(f"cannot write to the store {path}: {error.strerror} (the store, or "
-                         f"its file system, is read-only); copy it somewhere writable") from None
+def _round_lock(path: Path) -> Iterator[None]:
+    """One round at a time on a store (``flock`` on the store's folder: nothing is written)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RoundError(f"another process is running the round {folder.name!r} of "
-                             f"{path}; wait for it to finish") from None
+            raise RoundError(f"another process is running a round on {path}; wait for it to "
+                             f"finish") from None
         yield
     finally:
         os.close(fd)
@@ -451,7 +447,14 @@ def _read_plan(folder: Path) -> dict[str, Any] | None:
 
 def _write_plan(folder: Path, plan: RoundPlan, state: str, record: dict[str, Any],
                 in_store: int = 0) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise StoreError(f"cannot write to the store {folder.parent.parent}: {error.strerror} "
+                         f"(the store, or its file system, is read-only); copy it somewhere "
+                         f"writable") from None
     body = {"plan": asdict(plan), "state": state, "record": record, "in_store": in_store,
             "updated": datetime.datetime.now(datetime.UTC).isoformat()}
     with published(folder / PLAN) as tmp:
