@@ -32,17 +32,21 @@ SECTIONS = {
     "Figures": [
         f"fsbi_data.figures:{name}" for name in (
             "accumulation", "pca_dimensionality", "polynomial_rule", "mlp_rule",
-            "parameter_correlation", "metric_distributions", "longevity", "write_all")
+            "parameter_correlation", "metric_distributions", "longevity", "write_all",
+            "conditional_correlation", "posterior_marginals", "write_posterior_panels")
     ],
     "Inference": ["fsbi_data.inference:fit", "fsbi_data.inference:RulePosterior.sample",
                   "fsbi_data.inference:RulePosterior.save", "fsbi_data.inference:load"],
+    "Rounds": ["fsbi_data.rounds:run_round", "fsbi_data.rounds:RoundReport",
+               "fsbi_data.restriction:fit_restriction", "fsbi_data.restriction:Restriction"],
     "Simulation": [
         "fsbi_data.simulation.runner:simulate", "fsbi_data.simulation.protocols:protocol",
         "fsbi_data.simulation.protocols:Protocol", "fsbi_data.simulation.backends.base:Backend",
         "fsbi_data.simulation.backends.base:get_backend",
         "fsbi_data.simulation.prior:sample_prior", "fsbi_data.seeds:rule_seed",
     ],
-    "The main job": ["fsbi_data.demo:run_demo", "fsbi_data.demo:default_store"],
+    "The main job": ["fsbi_data.demo:run_demo", "fsbi_data.demo:default_store",
+                     "fsbi_data.demo:longevity_store", "fsbi_data.demo:draw_figures"],
 }
 
 

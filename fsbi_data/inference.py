@@ -21,14 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
 import logging
 import math
 import os
+import re
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +131,24 @@ class _NoTracking:
         pass
 
 
+@contextlib.contextmanager
+def _printout_logged() -> Iterator[None]:
+    """What is printed to stdout inside, logged line by line at info level instead.
+
+    sbi prints its training summary ("Neural network successfully converged after N epochs.")
+    to stdout with carriage returns and no newline, so that an ensemble's lines run together
+    and land among a program's results.
+    """
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        for line in re.split(r"[\r\n]+", printed.getvalue()):
+            if line.strip():
+                logger.info("sbi: %s", line.strip())
+
+
 def _prior(fam: Family, device: str = "cpu") -> BoxUniform:
     """sbi's uniform prior over the rule's parameters: theta without the nuisance input rate."""
     torch = _torch()
@@ -219,7 +240,8 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
             torch.manual_seed(seed + k)
         trainer = NPE(prior=_prior(fam, device), density_estimator=_builder(settings),
                       device=device, show_progress_bars=False, tracker=_NoTracking())
-        estimator = trainer.append_simulations(theta, x).train(**options)
+        with _printout_logged():
+            estimator = trainer.append_simulations(theta, x).train(**options)
         epochs.append(int(trainer.summary["epochs_trained"][-1]))
         posteriors.append(DirectPosterior(estimator.to("cpu").eval(), prior))
     record = FitRecord(

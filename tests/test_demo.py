@@ -17,7 +17,7 @@ def test_demo_writes_store_figures_posterior_and_report(tmp_path):
     assert "NOT the paper's data" in done.stdout
     report = (out / "report.md").read_text()
     assert "synthetic sample" in report and "## New rules" in report
-    assert len(list((out / "figures").glob("*.png"))) == 5
+    assert len(list((out / "figures").glob("*.png"))) == 12
     assert (out / "posterior-rate.fsbi-post").stat().st_size > 0
     ds = fsbi_data.open(out / "6pPol.store")
     assert ds.attrs["data_origin"].startswith("synthetic sample")

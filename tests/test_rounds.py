@@ -1,7 +1,6 @@
 """Rounds of the method end to end: real stores, real sbi fits, real Brian2 runs (quick
 protocol), the CLI in subprocesses, killed at random instants of each phase and resumed."""
 
-import json
 import os
 import random
 import shutil

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from .inference import training_printout
-
 
 @click.command("demo")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
@@ -25,7 +23,7 @@ def demo(out: Path, use_release: bool | None, new_rules: int, workers: int) -> N
     """Open, query, draw, fit, sample, simulate and append: the whole workflow once."""
     from ..demo import run_demo
 
-    with warnings.catch_warnings(), training_printout():
+    with warnings.catch_warnings():
         # The demo caps training at a few epochs on purpose: sbi's warning that the cap was
         # reached before convergence says nothing the user can act on here.
         warnings.filterwarnings("ignore", r"Maximum number of epochs .* reached",

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -16,24 +12,6 @@ from ..inference import FitSettings
 from .queries import check_output_folder, parse_range, refuse_reversed, selection_mask
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def training_printout() -> Iterator[None]:
-    """Log what is printed to stdout inside, line by line at info level (shown with ``-v``).
-
-    sbi prints its training summary ("Neural network successfully converged after N epochs.")
-    to stdout with carriage returns and no newline, so that the lines of an ensemble run
-    together, and into the command's results.
-    """
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            yield
-    finally:
-        for line in re.split(r"[\r\n]+", printed.getvalue()):
-            if line.strip():
-                log.info("sbi: %s", line.strip())
 
 
 @click.command("fit")
@@ -62,10 +40,9 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
     ds = open_dataset(name_or_path, progress=True)
     selection = ds.fsbi.select(selection_mask(ds, [criteria] if criteria else [], ranges))
     selection.attrs["selection"] = f"criteria={criteria}; where={list(ranges)}"
-    with training_printout():
-        posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
-                                  n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
-                                  progress=True)
+    posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
+                              n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
+                              progress=True)
     posterior.save(out)
     click.echo(f"{posterior}\nwrote {out}")
 
