@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+import numpy as np
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]],
@@ -53,6 +54,20 @@ def convert(src: Path, dest: Path, family_name: str | None, rounds: tuple[str, .
     click.echo(str(path))
 
 
+def _how_made(round_record: dict | None) -> str:
+    """A round's origin in a few words: released, or the prior / the conditions it drew for."""
+    if round_record is None:
+        return "released (or converted)"
+    plan = round_record["plan"]
+    source = round_record.get("source", "posterior")
+    if plan["from_prior"]:
+        return f"fsbi-data round from the {source}"
+    conditions = ", ".join(
+        f"{k}=" + (":".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}")
+        for k, v in plan["conditions"].items())
+    return f"fsbi-data round, posterior at {conditions}"
+
+
 @click.command()
 @click.argument("name_or_path")
 @click.option("--source", type=click.Path(exists=True, path_type=Path),
@@ -79,14 +94,20 @@ def info(name_or_path: str, source: Path | None) -> None:
     click.echo(table(("metric", "units", "long name", "NaN"),
                      [(m.name, m.units, m.long_name, f"{nan_counts[m.name]:,}")
                       for m in fam.metrics], "<<<>"))
+    records = provenance(ds)
     rounds = [v for v in ds.data_vars if v.startswith(ROUND_PREFIX)]
     if rounds:
-        counts = ds[rounds].sum().compute()
+        made = {r["round"]["name"]: r["round"] for r in records if "round" in r}
+        blown = np.isnan(ds.fsbi.column("rate"))
+        rows = []
+        for variable in rounds:
+            name = variable[len(ROUND_PREFIX):]
+            member = np.asarray(ds[variable].values, dtype=bool)
+            share = f"{blown[member].mean():.0%}" if member.any() else ""
+            rows.append((name, f"{int(member.sum()):,}", share, _how_made(made.get(name))))
         click.echo()
-        click.echo(table(("round", "rules"),
-                         [(v[len(ROUND_PREFIX):], f"{int(counts[v]):,}") for v in rounds], "<>"))
+        click.echo(table(("round", "rules", "blew up", "made by"), rows, "<>><"))
     click.echo()
-    records = provenance(ds)
     batches = [r for r in records if r.get("kind") == "batch"]
     shown = [r for r in records if r.get("kind") != "batch"] + batches[-SHOWN_BATCHES:]
     rows = []
