@@ -121,6 +121,8 @@ def test_a_round_appends_n_labelled_rules_with_provenance(store):
     ds = fsbi_data.open(store)
     assert "r5to10" in set(ds.fsbi.fractions()["round"])
     assert fsbi_data.store.layout.round_names(ds)[-1] == "r5to10"
+    _, table = fsbi_data.figures.accumulation(ds)
+    assert list(table["round"].unique())[-1] == "r5to10"
     code, out, err = run_cli(["info", store])
     assert code == 0, err
     row = next(line for line in out.splitlines() if line.startswith("r5to10"))
