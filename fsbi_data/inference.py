@@ -235,15 +235,15 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
 
         members = tqdm(members, desc="posterior ensemble")
     posteriors, epochs = [], []
-    for k in members:
-        if seed is not None:
-            torch.manual_seed(seed + k)
-        trainer = NPE(prior=_prior(fam, device), density_estimator=_builder(settings),
-                      device=device, show_progress_bars=False, tracker=_NoTracking())
-        with _printout_logged():
+    with _printout_logged():  # logged once the progress bar is closed, not across it
+        for k in members:
+            if seed is not None:
+                torch.manual_seed(seed + k)
+            trainer = NPE(prior=_prior(fam, device), density_estimator=_builder(settings),
+                          device=device, show_progress_bars=False, tracker=_NoTracking())
             estimator = trainer.append_simulations(theta, x).train(**options)
-        epochs.append(int(trainer.summary["epochs_trained"][-1]))
-        posteriors.append(DirectPosterior(estimator.to("cpu").eval(), prior))
+            epochs.append(int(trainer.summary["epochs_trained"][-1]))
+            posteriors.append(DirectPosterior(estimator.to("cpu").eval(), prior))
     record = FitRecord(
         family=fam.name, n_train=len(theta), n_excluded_nan=n_nan,
         selection=str(ds.attrs.get("selection", "")), sources=provenance(ds),

@@ -76,7 +76,7 @@ def test_fit_keeps_sbi_training_printout_out_of_the_result(tmp_path, store, verb
     converged = [line for line in log_lines(done.stderr) if "successfully converged" in line]
     if verbose:
         assert len(converged) == 2  # one line per ensemble member
-        assert all(re.fullmatch(r"INFO fsbi_data\.cli\.inference: sbi: Neural network "
+        assert all(re.fullmatch(r"INFO fsbi_data\.inference: sbi: Neural network "
                                 r"successfully converged after \d+ epochs\.", line)
                    for line in converged)
     else:
