@@ -493,8 +493,3 @@ def _simulate(path: Path, folder: Path, plan: RoundPlan, record: dict[str, Any],
                        blown_up=int(np.isfinite(run.blow_up_time).sum()),
                        failures=[f.seed for f in run.failures], record=record)
 
-
-def forget(store: str | os.PathLike, name: str) -> None:
-    """Remove what a round keeps in the store (its plan, posterior and drawn rules) — not its
-    appended rules. The next run of that name starts over."""
-    shutil.rmtree(Path(store) / ROUNDS / name, ignore_errors=True)
