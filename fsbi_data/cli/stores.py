@@ -97,7 +97,8 @@ def info(name_or_path: str, source: Path | None) -> None:
     records = provenance(ds)
     rounds = [v for v in ds.data_vars if v.startswith(ROUND_PREFIX)]
     if rounds:
-        made = {r["round"]["name"]: r["round"] for r in records if "round" in r}
+        made = {r["round"]["name"]: r["round"] for r in records
+                if isinstance(r.get("round"), dict)}  # a converted file names its round
         blown = np.isnan(ds.fsbi.column("rate"))
         rows = []
         for variable in rounds:
