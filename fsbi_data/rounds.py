@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import errno
 import fcntl
 import json
 import logging
@@ -41,12 +40,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .errors import FsbiDataError, QueryError, StoreError, UnknownNameError
+from .errors import FsbiDataError, QueryError, UnknownNameError
 from .files import published, sha256_of
 from .schema import Family, family
 from .seeds import rule_seeds
 from .store import read_manifest
 from .store.layout import ROUND_PREFIX
+from .store.manifest import writable
 from .store.reading import open_path, stored_seeds
 
 logger = logging.getLogger(__name__)
@@ -447,14 +447,8 @@ def _read_plan(folder: Path) -> dict[str, Any] | None:
 
 def _write_plan(folder: Path, plan: RoundPlan, state: str, record: dict[str, Any],
                 in_store: int = 0) -> None:
-    try:
+    with writable(folder.parent.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        raise StoreError(f"cannot write to the store {folder.parent.parent}: {error.strerror} "
-                         f"(the store, or its file system, is read-only); copy it somewhere "
-                         f"writable") from None
     body = {"plan": asdict(plan), "state": state, "record": record, "in_store": in_store,
             "updated": datetime.datetime.now(datetime.UTC).isoformat()}
     with published(folder / PLAN) as tmp:

@@ -151,6 +151,20 @@ def recovery(manifest: dict[str, Any], key: str) -> str:
 
 
 @contextlib.contextmanager
+def writable(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a refused write inside the store at ``path`` (read-only folder or file system)
+    into a :class:`StoreError` that says so."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise StoreError(f"cannot write to the store {path}: {error.strerror} (the store, or "
+                         f"its file system, is read-only); copy it somewhere writable, or ask "
+                         f"its owner for write access") from None
+
+
+@contextlib.contextmanager
 def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]:
     """Hold the store's writer lock (``flock`` on ``<store>/.lock``).
 
@@ -158,16 +172,10 @@ def writer_lock(path: str | os.PathLike, *, wait: bool = True) -> Iterator[None]
     cannot be written (read-only folder or file system) raises :class:`StoreError`.
     """
     lock_path = Path(path) / LOCK
-    try:
+    with writable(path):
         if not os.access(path, os.W_OK):
             raise PermissionError(errno.EACCES, "Permission denied")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as error:
-        if error.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        raise StoreError(f"cannot write to the store {path}: {error.strerror} (the store, or "
-                         f"its file system, is read-only); copy it somewhere writable, or ask "
-                         f"its owner for write access") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
