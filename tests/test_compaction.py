@@ -133,3 +133,27 @@ def test_append_records_its_batches_through_merges(tmp_path, rows):
     records = [b for b in provenance(open_path(store)) if b["kind"] == "batch"]
     assert [r["batch"] for r in records] == list(range(9))
     assert all(r["rows"] == rows and r["backend"] == "brian2" and "time" in r for r in records)
+
+
+def test_a_merge_does_not_wait_for_a_busy_dask_client_in_the_process(tmp_path):
+    """A sweep appends while its own Dask workers are busy: the merge computes on its own."""
+    import threading
+
+    from distributed import Client, Event, LocalCluster
+
+    store = create(tmp_path / "busy.store", "6pPol")
+    append(store, batch(0, 8), provenance={"batch": 0})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        release = Event("release", client=client)
+        busy = client.submit(lambda: release.wait(120), pure=False)  # the only worker thread
+        done = threading.Event()
+        appending = threading.Thread(target=lambda: (append(store, batch(1, 8)), done.set()),
+                                     daemon=True)
+        appending.start()  # 8 fragment rows >= BASE_SHARE of 8 base rows: merges into a base
+        merged = done.wait(60)
+        release.set()
+        busy.result()
+    assert merged, "the merge waited for the busy Dask worker"
+    assert read_manifest(store)["fragments"] == []
+    assert open_path(store).sizes["rule"] == 16

@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import dask
+
 from .encoding import CHUNK_ROWS
 from .manifest import (
     FRAGMENTS,
@@ -89,7 +91,10 @@ def _merge_into_base(path: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     ds = open_path(path, chunks={"rule": CHUNK_ROWS})  # streamed, chunk by chunk
     generation = manifest["generation"] + 1
     name = f"base-{generation:06d}"
-    record = publish_part(ds, path / name)
+    # Computed here, in threads: a distributed Client in this process (a simulation sweep
+    # appending its batches) would otherwise queue the merge behind its own busy workers.
+    with dask.config.set(scheduler="threads"):
+        record = publish_part(ds, path / name)
     _supersede(manifest, part_keys(manifest))
     manifest.update(base=name, generation=generation, fragments=[])
     manifest["parts"][name] = record
