@@ -97,19 +97,34 @@ def check_main_guard() -> None:
 
     if dask.config.get("distributed.worker.multiprocessing-method", "spawn") == "fork":
         return
+    refuse_unguarded_script("Dask worker processes")
+
+
+def refuse_unguarded_script(processes: str) -> None:
+    """Raise :class:`MainGuardError` when ``processes``, started now with ``spawn``, would run
+    the main script's top level again (:func:`unguarded_script`); the message names the line."""
+    unguarded = unguarded_script()
+    if unguarded is not None:
+        path, line = unguarded
+        raise MainGuardError(
+            f"line {line} of {path} starts {processes} from the script's top "
+            f"level, where each worker would run the script again: put the script's code "
+            f"under `if __name__ == \"__main__\":`")
+
+
+def unguarded_script() -> tuple[str, int] | None:
+    """The main script and the line of its top level now running, if a process started with
+    ``spawn`` would run that line again: None for a notebook, ``python -c``, a package's
+    ``__main__``, or code under ``if __name__ == "__main__":``."""
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if main is None or path is None:  # interactive, python -c, a notebook kernel
-        return
+        return None
     name = getattr(getattr(main, "__spec__", None), "name", None) or ""
     if name == "__main__" or name.endswith(".__main__"):  # spawn does not import these again
-        return
+        return None
     line = unguarded_line(main)
-    if line is not None:
-        raise MainGuardError(
-            f"line {line} of {path} starts Dask worker processes from the script's top "
-            f"level, where each worker would run the script again: put the script's code "
-            f"under `if __name__ == \"__main__\":`")
+    return None if line is None else (path, line)
 
 
 def unguarded_line(main: ModuleType) -> int | None:

@@ -10,6 +10,10 @@ The posterior is sbi's own: an ``EnsemblePosterior`` of ``DirectPosterior`` memb
 rate), so that sbi rejects the draws outside the prior and its analysis tools take
 ``RulePosterior.sbi_posterior`` as it is.
 
+Members train one after another in this process, or in parallel worker processes where there
+are free cores for them (:func:`fit`'s ``workers``), each with its share of the cores as torch
+threads (``threads``), so that a fit does not oversubscribe a machine that others share.
+
 Examples
 --------
 >>> from fsbi_data import inference
@@ -22,16 +26,19 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import itertools
 import json
 import logging
 import math
+import multiprocessing
 import os
 import re
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from .cluster import refuse_unguarded_script, unguarded_script
 from .errors import FsbiDataError, QueryError, UnknownNameError
 from .files import published
 from .schema import Family, family
@@ -61,6 +69,8 @@ ACCEPTANCE_DRAWS = 1000  # draws without rejection that measure that share
 SAMPLING_BATCH = 100_000  # most draws per round of sbi's rejection, all targets together
 POSTERIOR_FILE = ("a posterior file is written by `fsbi-data fit ... --out x.fsbi-post` or "
                   "RulePosterior.save")
+CORES_PER_WORKER = 2  # members train in worker processes only with this many free cores each
+PROGRESS_POLL = 0.2  # seconds between looks at the workers' epoch reports
 CONDITION_FORM = ("a value or a (low, high) range of finite numbers, e.g. rate=7.5 or "
                   "rate=(5, 10); on the command line --condition rate=7.5 or rate=5:10")
 
@@ -131,22 +141,16 @@ class _NoTracking:
         pass
 
 
-@contextlib.contextmanager
-def _printout_logged() -> Iterator[None]:
-    """What is printed to stdout inside, logged line by line at info level instead.
+def _log_printout(printout: str) -> None:
+    """What sbi printed while training, logged line by line at info level.
 
     sbi prints its training summary ("Neural network successfully converged after N epochs.")
-    to stdout with carriage returns and no newline, so that an ensemble's lines run together
-    and land among a program's results.
+    to stdout with carriage returns and no newline, so that an ensemble's lines would run
+    together and land among a program's results.
     """
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            yield
-    finally:
-        for line in re.split(r"[\r\n]+", printed.getvalue()):
-            if line.strip():
-                logger.info("sbi: %s", line.strip())
+    for line in re.split(r"[\r\n]+", printout):
+        if line.strip():
+            logger.info("sbi: %s", line.strip())
 
 
 def _prior(fam: Family, device: str = "cpu") -> BoxUniform:
@@ -166,6 +170,239 @@ def _builder(settings: FitSettings):
                         num_transforms=settings.num_transforms)
 
 
+def free_cores() -> int:
+    """The cores this process may use that other processes leave idle (at least one).
+
+    Those of the process's CPU affinity (``os.sched_getaffinity``: a job's allocation, a
+    container's limit) less the 1-minute load average, rounded: with one other busy process on
+    a 2-core machine, one. The load average also counts this process when it has been busy;
+    too few threads cost a fit at most that share of cores, too many cost it far more (torch's
+    threads wait for each other at every operation while one of them waits for a core).
+
+    Examples
+    --------
+    >>> 1 <= free_cores() <= (os.cpu_count() or 1)
+    True
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        load = 0.0
+    return max(1, cores - round(load))
+
+
+def _threads_from_environment() -> int | None:
+    """The thread count ``OMP_NUM_THREADS`` asks for, if it is set to a positive integer."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _parallelism(n_ensemble: int, device: str, workers: int | None,
+                 threads: int | None) -> tuple[int, int]:
+    """How many members train at once (worker processes) and torch threads for each.
+
+    Workers: as asked, at most one per member; by default one per ``CORES_PER_WORKER`` free
+    cores; one on a GPU (members train there one after another) and, by default, one when
+    worker processes would run the calling script's unguarded top level again. Threads: as
+    asked; else ``OMP_NUM_THREADS`` when set; else each worker's share of the free cores.
+    """
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and value < 1:
+            raise InferenceError(f"{name}={value}: expected a positive number, or None to "
+                                 f"choose from the free cores")
+    free = free_cores()
+    if device != "cpu":
+        if workers not in (None, 1):
+            logger.info("members train one after another on %s (workers=%d ignored)", device,
+                        workers)
+        workers = 1
+    elif workers is None:
+        workers = max(1, min(n_ensemble, free // CORES_PER_WORKER))
+        if workers > 1 and unguarded_script() is not None:
+            logger.info("members train in this process: worker processes would run the "
+                        "script's top level again (put it under if __name__ == '__main__')")
+            workers = 1
+    workers = min(workers, n_ensemble)
+    if workers > 1:
+        refuse_unguarded_script("worker processes of a posterior fit")
+    if threads is None:
+        threads = _threads_from_environment() or max(1, free // workers)
+    return workers, threads
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` inside, and back to what they were after."""
+    torch = _torch()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class _Training:
+    """What every member of an ensemble trains on and how, sent as it is to worker processes."""
+
+    settings: FitSettings
+    family: str
+    theta: np.ndarray
+    x: np.ndarray
+    options: dict[str, Any]
+    device: str
+
+
+@dataclass
+class _TrainedMember:
+    """A trained member: its weights (``torch.save`` bytes), epochs, and what sbi printed and
+    warned, to be logged and warned in the calling process."""
+
+    state: bytes
+    epochs: int
+    printout: str
+    warnings: list[tuple[str, type[Warning], str, int]]  # message, category, file, line
+
+
+@functools.cache
+def _reporting_npe() -> type:
+    """sbi's NPE, reporting each epoch's validation loss to its ``on_epoch`` (if set).
+
+    sbi's ``train`` has no epoch callback; ``_summarize_epoch`` is the hook it calls after
+    every epoch (sbi's own trainers extend it), so results are those of NPE itself.
+    """
+    from sbi.inference import NPE
+
+    class ReportingNPE(NPE):
+        on_epoch: Callable[[int, float], None] | None = None
+
+        def _summarize_epoch(self, train_loss, val_loss, epoch_start_time,
+                             summarization_kwargs):
+            super()._summarize_epoch(train_loss, val_loss, epoch_start_time,
+                                     summarization_kwargs)
+            if self.on_epoch is not None:
+                self.on_epoch(len(self._summary["validation_loss"]), float(val_loss))
+
+    return ReportingNPE
+
+
+def _train_member(training: _Training, k: int,
+                  on_epoch: Callable[[int, float], None] | None) -> _TrainedMember:
+    """Train member ``k`` (seeded ``seed + k``), in this process or a worker alike."""
+    torch = _torch()
+    settings = training.settings
+    if settings.seed is not None:
+        torch.manual_seed(settings.seed + k)
+    trainer = _reporting_npe()(prior=_prior(family(training.family), training.device),
+                               density_estimator=_builder(settings), device=training.device,
+                               show_progress_bars=False, tracker=_NoTracking())
+    trainer.on_epoch = on_epoch
+    printed, state = io.StringIO(), io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        warnings.simplefilter("always")  # the calling process's filters decide what is shown
+        estimator = trainer.append_simulations(torch.from_numpy(training.theta),
+                                               torch.from_numpy(training.x)
+                                               ).train(**training.options)
+    torch.save(estimator.state_dict(), state)
+    return _TrainedMember(state.getvalue(), int(trainer.summary["epochs_trained"][-1]),
+                          printed.getvalue(), [(str(w.message), w.category, w.filename, w.lineno)
+                                               for w in caught])
+
+
+class _EnsembleProgress:
+    """A bar over an ensemble's members; its postfix shows each training member's epoch and
+    validation loss. Shows nothing unless ``shown``."""
+
+    def __init__(self, n_ensemble: int, shown: bool) -> None:
+        self.bar = None
+        self.training: dict[int, str] = {}
+        self.finished: set[int] = set()
+        if shown:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=n_ensemble, desc="posterior ensemble", unit="member")
+
+    def epoch(self, member: int, epoch: int, validation_loss: float) -> None:
+        if member in self.finished:  # a worker's report read after its member's result
+            return
+        self.training[member] = f"member {member}: epoch {epoch}, loss {validation_loss:.4g}"
+        self._show()
+
+    def done(self, member: int) -> None:
+        self.finished.add(member)
+        self.training.pop(member, None)
+        if self.bar is not None:
+            self.bar.update()
+        self._show()
+
+    def _show(self) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str("; ".join(self.training[k] for k in sorted(self.training)))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _train_here(training: _Training, n_ensemble: int, threads: int,
+                progress: _EnsembleProgress) -> list[_TrainedMember]:
+    """The members trained one after another in this process, on ``threads`` torch threads."""
+    trained = []
+    with _torch_threads(threads):
+        for k in range(n_ensemble):
+            trained.append(_train_member(training, k, functools.partial(progress.epoch, k)))
+            progress.done(k)
+    return trained
+
+
+_epoch_reports = None  # in a worker process: the queue its members' epochs are reported to
+
+
+def _start_worker(threads: int, epoch_reports: multiprocessing.Queue) -> None:
+    """Set up a worker process: its torch threads, and where it reports epochs."""
+    global _epoch_reports
+    _torch().set_num_threads(threads)
+    _epoch_reports = epoch_reports
+
+
+def _train_member_in_worker(training: _Training, k: int) -> _TrainedMember:
+    return _train_member(training, k, lambda epoch, loss: _epoch_reports.put((k, epoch, loss)))
+
+
+def _train_in_workers(training: _Training, n_ensemble: int, workers: int, threads: int,
+                      progress: _EnsembleProgress) -> list[_TrainedMember]:
+    """The members trained by ``workers`` spawned processes of ``threads`` threads each.
+
+    Processes are spawned, not forked (torch's threads do not survive a fork); the workers
+    report epochs on a queue that this process reads while it waits.
+    """
+    context = multiprocessing.get_context("spawn")
+    epoch_reports = context.Queue()
+    trained: dict[int, _TrainedMember] = {}
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(threads, epoch_reports)) as pool:
+        members = {pool.submit(_train_member_in_worker, training, k): k
+                   for k in range(n_ensemble)}
+        pending: set[Future] = set(members)
+        try:
+            while pending:
+                finished, pending = wait(pending, PROGRESS_POLL, FIRST_COMPLETED)
+                while not epoch_reports.empty():
+                    progress.epoch(*epoch_reports.get())
+                for future in finished:
+                    trained[members[future]] = future.result()
+                    progress.done(members[future])
+        finally:
+            for future in pending:
+                future.cancel()
+    return [trained[k] for k in range(n_ensemble)]
+
+
 def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
         n_ensemble: int = FitSettings.n_ensemble,
         density_estimator: str = FitSettings.density_estimator,
@@ -174,6 +411,7 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
         max_epochs: int | None = FitSettings.max_epochs,
         hidden_features: int = FitSettings.hidden_features,
         num_transforms: int = FitSettings.num_transforms,
+        workers: int | None = None, threads: int | None = None,
         **train_kwargs: Any) -> RulePosterior:
     """Fit an ensemble of neural posterior estimators p(θ | metrics) on a selection of rules.
 
@@ -187,13 +425,26 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
     n_ensemble, density_estimator, batch_size
         Ensemble size, sbi density estimator (``"nsf"``, ``"maf"``, …), training batch size.
     seed
-        Makes training reproducible (member k uses seed + k).
+        Makes training reproducible (member k uses seed + k), whatever ``workers``; torch's
+        sums, and so the last digits, depend on ``threads``.
     device
-        ``"cpu"``, ``"cuda"``; default: CUDA when present.
+        ``"cpu"``, ``"cuda"``; default: CUDA when present, where members train one after
+        another in this process.
+    progress
+        Show a bar over the members with each training member's epoch and validation loss.
     max_epochs
         Cap on training epochs per member (default: sbi's early stopping alone).
     hidden_features, num_transforms
         Size of each flow (sbi's defaults).
+    workers
+        Members trained at once, each in a worker process (1: one after another in this
+        process). Default: one per 2 free cores (:func:`free_cores`), at most one per member;
+        1 on a GPU, and 1 where worker processes would run the calling script's top level
+        again (outside ``if __name__ == "__main__":``; asking for more there raises
+        :class:`~fsbi_data.cluster.MainGuardError`).
+    threads
+        torch threads of each member's training. Default: ``OMP_NUM_THREADS`` when set, else
+        each worker's share of the free cores. This process's own setting is restored after.
     train_kwargs
         Passed to ``sbi``'s ``train`` (e.g. ``stop_after_epochs``, ``learning_rate``).
 
@@ -206,10 +457,11 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
     --------
     >>> post = fit(ds.fsbi.criteria("tutorial training"), ["rate"])  # doctest: +SKIP
     >>> post.record.n_train, post.settings.n_ensemble                # doctest: +SKIP
+    >>> post = fit(training, ["rate"], workers=4, threads=2, progress=True)  # doctest: +SKIP
     """
     torch = _torch()
     import sbi
-    from sbi.inference import NPE, DirectPosterior, EnsemblePosterior
+    from sbi.inference import DirectPosterior, EnsemblePosterior
 
     settings = FitSettings(
         metrics=list(metrics), n_ensemble=n_ensemble, density_estimator=density_estimator,
@@ -224,31 +476,36 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
     if n_nan:
         logger.info("excluded %d rules with non-finite %s", n_nan, settings.metrics)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    workers, threads = _parallelism(n_ensemble, device, workers, threads)
+    logger.info("training %d members: %d at a time, %d torch thread(s) each", n_ensemble,
+                workers, threads)
     fam = ds.fsbi.family
-    prior = _prior(fam)
     options = {"training_batch_size": min(batch_size, len(theta)), **train_kwargs}
     if max_epochs is not None:
         options["max_num_epochs"] = max_epochs
-    members = range(n_ensemble)
-    if progress:
-        from tqdm.auto import tqdm
-
-        members = tqdm(members, desc="posterior ensemble")
-    posteriors, epochs = [], []
-    with _printout_logged():  # logged once the progress bar is closed, not across it
-        for k in members:
-            if seed is not None:
-                torch.manual_seed(seed + k)
-            trainer = NPE(prior=_prior(fam, device), density_estimator=_builder(settings),
-                          device=device, show_progress_bars=False, tracker=_NoTracking())
-            estimator = trainer.append_simulations(theta, x).train(**options)
-            epochs.append(int(trainer.summary["epochs_trained"][-1]))
-            posteriors.append(DirectPosterior(estimator.to("cpu").eval(), prior))
+    training = _Training(settings, fam.name, theta.numpy(), x.numpy(), options, device)
+    bar = _EnsembleProgress(n_ensemble, progress)
+    try:
+        if workers == 1:
+            trained = _train_here(training, n_ensemble, threads, bar)
+        else:
+            trained = _train_in_workers(training, n_ensemble, workers, threads, bar)
+    finally:
+        bar.close()  # sbi's printout and warnings come after the bar, not across it
+    shown: dict = {}  # one registry for the ensemble: a warning repeated by members shows once
+    for member in trained:
+        _log_printout(member.printout)
+        for message, category, filename, lineno in member.warnings:
+            warnings.warn_explicit(message, category, filename, lineno, registry=shown)
+    prior = _prior(fam)
+    posteriors = [DirectPosterior(_estimator(settings, prior, torch.load(
+        io.BytesIO(member.state), weights_only=True, map_location="cpu")), prior)
+        for member in trained]
     record = FitRecord(
         family=fam.name, n_train=len(theta), n_excluded_nan=n_nan,
         selection=str(ds.attrs.get("selection", "")), sources=provenance(ds),
         versions={"sbi": sbi.__version__, "torch": torch.__version__, "fsbi-data": __version__},
-        epochs=epochs)
+        epochs=[member.epochs for member in trained])
     return RulePosterior(EnsemblePosterior(posteriors), settings, record)
 
 

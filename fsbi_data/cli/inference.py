@@ -26,11 +26,21 @@ log = logging.getLogger(__name__)
               help="Ensemble size.")
 @click.option("--max-epochs", type=int, default=None, help="Cap on epochs per member.")
 @click.option("--seed", type=int, default=None, help="Seed of the training.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Members trained at once, each in a worker process [default: one per 2 "
+                   "free cores, 1 on a GPU].")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch threads of each member's training [default: OMP_NUM_THREADS, else "
+                   "each worker's share of the free cores].")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Posterior file to write.")
 def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tuple[str, ...],
-        ensemble: int, max_epochs: int | None, seed: int | None, out: Path) -> None:
-    """Fit p(theta | metrics) on rules of NAME_OR_PATH (a family or a store)."""
+        ensemble: int, max_epochs: int | None, seed: int | None, workers: int | None,
+        threads: int | None, out: Path) -> None:
+    """Fit p(theta | metrics) on rules of NAME_OR_PATH (a family or a store).
+
+    A bar shows the members trained and each training member's epoch and validation loss.
+    """
     from .. import inference
     from .. import open as open_dataset
 
@@ -42,7 +52,7 @@ def fit(name_or_path: str, metric_names: str, criteria: str | None, ranges: tupl
     selection.attrs["selection"] = f"criteria={criteria}; where={list(ranges)}"
     posterior = inference.fit(selection, [m.strip() for m in metric_names.split(",")],
                               n_ensemble=ensemble, max_epochs=max_epochs, seed=seed,
-                              progress=True)
+                              workers=workers, threads=threads, progress=True)
     posterior.save(out)
     click.echo(f"{posterior}\nwrote {out}")
 
