@@ -270,3 +270,21 @@ def test_statistically_equivalent_to_auryn():
              for name, b in backends.items()}
     assert None not in stops["auryn"] and None not in stops["brian2"]
     assert np.mean(stops["brian2"]) == pytest.approx(np.mean(stops["auryn"]), rel=0.2)
+
+
+def test_builds_are_kept_apart_per_kind_of_processor(tmp_path, monkeypatch):
+    """A cache shared by a cluster's nodes: a build for one processor never runs on another."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.write_text("processor\t: 0\nmodel name\t: Xeon E5-2680\nflags\t\t: fpu sse4_2 avx\n")
+    new.write_text("processor\t: 0\nmodel name\t: Xeon Gold 6248\nflags\t\t: fpu sse4_2 avx "
+                   "avx2 avx512f\n")
+    assert brian2_build.cpu_signature(old) != brian2_build.cpu_signature(new)
+    assert brian2_build.cpu_signature(old) == brian2_build.cpu_signature(old)
+    assert brian2_build.cpu_signature(tmp_path / "absent") == brian2_build.cpu_signature(
+        tmp_path / "also-absent")
+    directories = set()
+    for cpuinfo in (old, new):
+        signature = brian2_build.cpu_signature(cpuinfo)
+        monkeypatch.setattr(brian2_build, "cpu_signature", lambda s=signature: s)
+        directories.add(brian2_build.build_directory(tiny("6pPol")).name)
+    assert len(directories) == 2

@@ -39,8 +39,10 @@ MANIFEST = "fsbi_manifest.json"
 def build_directory(protocol: Protocol) -> Path:
     """The cache directory of ``protocol``'s compiled program.
 
-    Keyed by the protocol, the Brian2 version and the source of the model and of this module
-    (so that a changed model is never run from a stale build).
+    Keyed by the protocol, the Brian2 version, the source of the model and of this module (so
+    that a changed model is never run from a stale build) and the processor
+    (:func:`cpu_signature`: Brian2 compiles for the processor it builds on, so a cache shared by
+    the nodes of a cluster keeps one build per kind of node).
     """
     import brian2
 
@@ -51,7 +53,29 @@ def build_directory(protocol: Protocol) -> Path:
         sources.update(Path(module).read_bytes())
     return cache_dir() / "brian2" / (
         f"{protocol.family}-{protocol.cache_key()}-brian2-{brian2.__version__}-"
-        f"model{sources.hexdigest()[:8]}")
+        f"model{sources.hexdigest()[:8]}-cpu{cpu_signature()}")
+
+
+def cpu_signature(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """8 hex digits naming this kind of processor: its architecture, model and instruction-set
+    flags (from ``cpuinfo`` where it exists, else what :mod:`platform` knows).
+
+    Examples
+    --------
+    >>> len(cpu_signature())
+    8
+    """
+    import platform
+
+    described = [platform.machine(), platform.processor()]
+    try:
+        lines = Path(cpuinfo).read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for key in ("model name", "flags", "Features", "CPU part"):
+        described += [line.split(":", 1)[1].strip() for line in lines
+                      if line.split(":", 1)[0].strip() == key][:1]
+    return hashlib.sha256("\n".join(described).encode()).hexdigest()[:8]
 
 
 def _build_here(protocol: Protocol, directory: Path) -> None:
