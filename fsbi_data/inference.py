@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -266,7 +267,7 @@ class _TrainedMember:
     state: bytes
     epochs: int
     printout: str
-    warnings: list[tuple[str, type[Warning], str, int]]  # message, category, file, line
+    warnings: list[tuple[str, type[Warning], str, int, str]]  # message, category, where
 
 
 @functools.cache
@@ -309,9 +310,12 @@ def _train_member(training: _Training, k: int,
                                                torch.from_numpy(training.x)
                                                ).train(**training.options)
     torch.save(estimator.state_dict(), state)
+    module_of = {getattr(module, "__file__", None): name  # for filters on the warning's module
+                 for name, module in list(sys.modules.items())}
     return _TrainedMember(state.getvalue(), int(trainer.summary["epochs_trained"][-1]),
-                          printed.getvalue(), [(str(w.message), w.category, w.filename, w.lineno)
-                                               for w in caught])
+                          printed.getvalue(),
+                          [(str(w.message), w.category, w.filename, w.lineno,
+                            module_of.get(w.filename, "")) for w in caught])
 
 
 class _EnsembleProgress:
@@ -495,8 +499,9 @@ def fit(ds: xr.Dataset, metrics: Sequence[str] = ("rate",), *,
     shown: dict = {}  # one registry for the ensemble: a warning repeated by members shows once
     for member in trained:
         _log_printout(member.printout)
-        for message, category, filename, lineno in member.warnings:
-            warnings.warn_explicit(message, category, filename, lineno, registry=shown)
+        for message, category, filename, lineno, module in member.warnings:
+            warnings.warn_explicit(message, category, filename, lineno, module or None,
+                                   registry=shown)
     prior = _prior(fam)
     posteriors = [DirectPosterior(_estimator(settings, prior, torch.load(
         io.BytesIO(member.state), weights_only=True, map_location="cpu")), prior)
