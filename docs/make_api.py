@@ -47,6 +47,9 @@ SECTIONS = {
     ],
     "The main job": ["fsbi_data.demo:run_demo", "fsbi_data.demo:default_store",
                      "fsbi_data.demo:longevity_store", "fsbi_data.demo:draw_figures"],
+    "The embedded sample": ["fsbi_data.embedded:records", "fsbi_data.embedded:round_names",
+                            "fsbi_data.embedded:write_release_files",
+                            "fsbi_data.embedded:manifest", "fsbi_data.embedded.make:make"],
 }
 
 

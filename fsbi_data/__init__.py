@@ -40,6 +40,6 @@ __all__ = ["FsbiDataError", "__version__", "family", *_LAZY]
 
 
 # Heavy modules (zarr, pooch, converters) load on first use, keeping ``import fsbi_data`` fast.
-SUBMODULES = ("catalog", "converters", "figures", "inference", "metrics", "query",
+SUBMODULES = ("catalog", "converters", "embedded", "figures", "inference", "metrics", "query",
               "schema", "simulation", "store", "synthetic")
 __getattr__ = lazy_attributes(__name__, _LAZY, SUBMODULES)

@@ -1,11 +1,13 @@
 """The main job: a newcomer's first hour with fsbi-data, end to end, in one call.
 
-``run_demo(out_dir)`` opens a store (the released 6pPol data when it is cached, otherwise an
-embedded synthetic sample that says so everywhere), runs the paper's plausibility queries,
-writes the reproduced figure panels of both families (Figs. 2, 4 and 5, each titled with the
-data it shows), fits a small posterior over rules, samples new rules from it, simulates them
-with the Brian2 backend on the quick protocol, appends them to the store, and writes a short
-report of what was written where. Nothing needs the network.
+``run_demo(out_dir)`` opens a store (the released 6pPol data when they are cached, otherwise
+the embedded sample that fsbi-data simulated itself, :mod:`fsbi_data.embedded`, which says so
+everywhere), runs the paper's plausibility queries, writes the reproduced figure panels of both
+families (Figs. 2, 4 and 5, each titled with the data it shows), fits a posterior p(θ | rate),
+draws new rules for a rate in [5, 10] Hz, simulates them with the Brian2 backend on the quick
+protocol, appends them to the store, and reports how many landed in that range against the
+share of the store's own rules there: the paper's method, in miniature. Nothing needs the
+network.
 
 Examples
 --------
@@ -16,21 +18,34 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import embedded
+from .errors import FsbiDataError
 from .schema import TUTORIAL_TARGET_RATE_BOUNDS
 
 FAMILY = "6pPol"
-SAMPLE_SCALE = 0.02  # the embedded sample: 2 % of each released 6pPol file's rows
-SAMPLE_LABEL = "synthetic sample in the release format (NOT the paper's data)"
 RELEASE_LABEL = "the fSBI release (VogelsLab/fSBI, 6pPol _all file and rounds)"
 FIGURE_FAMILIES = (FAMILY, "MLP")  # the families whose panels the demo draws
-LONGEVITY_LABEL = "20-minute re-simulations"
-N_NEW_RULES = 4
+N_NEW_RULES = 100
 TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the target of the paper's tutorial
+DEMO_ROUND = "demo"  # the round label of the rules the demo simulates
+MARKER = ".fsbi-demo"  # marks a folder the demo wrote, which a rerun may empty
+TRAINING = {True: "tutorial training", False: "stable activity"}
+"""The rules the posterior trains on: the paper's tutorial selection for the release; for the
+embedded sample, whose quick protocol yields hardly any rule that meets every criterion, the
+rules with plausible E and I rates."""
+FIT = {"n_ensemble": 5, "batch_size": 100, "threads": 1}
+"""The demo's fit: five flows trained to sbi's early stopping on batches of 100 rules, on one
+thread each, so that its numbers are the same on every run of the same machine."""
+
+
+class DemoFolderError(FsbiDataError):
+    """The demo's output folder holds files the demo did not write."""
 
 
 @dataclass
@@ -46,18 +61,37 @@ class DemoReport:
     posterior: Path | None = None
     n_simulated: int = 0
     n_blown_up: int = 0
+    n_in_range: int = 0
+    store_share: float = float("nan")
+    prior_share: float = float("nan")
     n_appended: int = 0
     store: Path | None = None
     report: Path | None = None
+    cleared: bool = False
+    training: str = ""
+
+    @property
+    def new_share(self) -> float:
+        """The share of the new rules whose rate landed in the target range."""
+        return self.n_in_range / self.n_simulated if self.n_simulated else float("nan")
+
+    def outcome(self) -> str:
+        """The method at work, in one line: new rules in range against the store's share."""
+        low, high = TARGET_RATE
+        return (f"{self.n_in_range} of {self.n_simulated} new rules landed in rate ∈ "
+                f"[{low:g}, {high:g}] Hz ({self.new_share:.0%}); of the store's own rules "
+                f"{self.store_share:.0%} are there ({self.prior_share:.0%} of its prior round)")
 
     def summary(self) -> str:
         lines = [
+            *([f"emptied {self.out_dir} (a previous demo's outputs)"] if self.cleared else []),
             f"data: {self.data_origin}",
             f"rules: {self.n_rules:,}  plausible (Fig. 2 criteria): {self.n_plausible:,}",
             f"figures: {len(self.figures)} files in {self.out_dir / 'figures'}",
             f"posterior: {self.posterior}",
             f"simulated: {self.n_simulated} new rules with Brian2 (quick protocol), "
             f"{self.n_blown_up} blew up; appended: {self.n_appended} to {self.store}",
+            self.outcome(),
             f"report: {self.report}",
         ]
         return "\n".join(lines)
@@ -81,26 +115,13 @@ def _use_release(entries: list, use_release: bool | None) -> bool:
     return bool(use_release or (use_release is None and all(is_cached(e) for e in entries)))
 
 
-def _synthetic_file(out_dir: Path, name: str) -> Path:
-    """A file of the embedded synthetic sample, written into ``out_dir`` when missing (the
-    sample is byte-identical each time)."""
-    from .catalog import CATALOG
-    from .synthetic import write_synthetic_release
-
-    root = out_dir / "synthetic-release"
-    path = root / CATALOG.entry(name).path
-    if not path.exists():
-        write_synthetic_release(root, families=(CATALOG.entry(name).family,),
-                                scale=SAMPLE_SCALE, rng=0)
-    return path
-
-
 def release_files(out_dir: Path, use_release: bool | None, family_name: str = FAMILY
                   ) -> tuple[Path, dict[str, Path], str]:
     """The ``_all`` file and round files to start from, and what they are.
 
     The released files when they are cached (or ``use_release=True``: fetched, which needs the
-    network); otherwise a synthetic sample written into ``out_dir`` (no network needed).
+    network); otherwise the embedded sample's, written into ``out_dir/embedded-sample`` (no
+    network needed).
     """
     from .catalog import CATALOG
     from .fetching import fetch
@@ -109,9 +130,8 @@ def release_files(out_dir: Path, use_release: bool | None, family_name: str = FA
     if _use_release([CATALOG.entry(family_name), *rounds.values()], use_release):
         return (fetch(family_name), {label: fetch(entry.name) for label, entry in rounds.items()},
                 release_label(family_name))
-    return (_synthetic_file(out_dir, family_name),
-            {label: _synthetic_file(out_dir, entry.name) for label, entry in rounds.items()},
-            SAMPLE_LABEL)
+    files = embedded.write_release_files(out_dir / "embedded-sample", family_name)
+    return files.all, files.rounds, embedded.LABEL
 
 
 def _existing(store: Path) -> tuple[Path, str]:
@@ -135,8 +155,8 @@ def default_store(out_dir: str | Path, *, use_release: bool | None = None,
     """A store with round membership in ``out_dir`` (6pPol by default), and what data it holds.
 
     The store is converted from the released files when they are cached (or when
-    ``use_release=True``), otherwise from the embedded synthetic sample; an existing store
-    there is reused. Its ``data_origin`` attribute says which.
+    ``use_release=True``), otherwise from the embedded sample (:mod:`fsbi_data.embedded`); an
+    existing store there is reused. Its ``data_origin`` attribute says which.
 
     Examples
     --------
@@ -158,7 +178,8 @@ def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
     and what data it holds.
 
     The released ``<family>/bg20min`` file when it is cached (or ``use_release=True``),
-    otherwise the embedded synthetic sample's; an existing store there is reused.
+    otherwise the embedded sample's re-simulations (ten times longer training than the quick
+    protocol, not 20 minutes); an existing store there is reused.
 
     Examples
     --------
@@ -176,14 +197,15 @@ def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
     if _use_release([CATALOG.entry(name)], use_release):
         source, origin = fetch(name), release_label(family_name, "bg20min file")
     else:
-        source, origin = _synthetic_file(out_dir, name), f"{SAMPLE_LABEL}, {LONGEVITY_LABEL}"
+        source = embedded.write_release_files(out_dir / "embedded-sample", family_name).longevity
+        origin = embedded.LONGEVITY_LABEL
     return _converted(store, source, origin, None, progress)
 
 
 def draw_figures(ds, out_dir: str | Path, *, use_release: bool | None = None,
                  progress: bool = False) -> list[Path]:
     """Every panel of both families into ``out_dir/figures`` (PDF, PNG, CSV), each titled with
-    the data it shows: ``ds`` for 6pPol, the MLP store and both families' 20-minute
+    the data it shows: ``ds`` for 6pPol, the MLP store and both families' longer
     re-simulations (Fig. 5) from the same source as :func:`default_store` chooses.
 
     Examples
@@ -204,26 +226,59 @@ def draw_figures(ds, out_dir: str | Path, *, use_release: bool | None = None,
     return written
 
 
+def prepare_folder(out_dir: Path) -> bool:
+    """Make ``out_dir`` ready for a new demo; True when a previous demo's outputs were removed.
+
+    A folder the demo wrote (it holds the ``.fsbi-demo`` marker) is emptied, so that a rerun
+    starts clean; a folder with other files is refused, nothing in it touched.
+
+    Raises
+    ------
+    DemoFolderError
+        When ``out_dir`` is a file, or a non-empty folder the demo did not write.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DemoFolderError(f"{out_dir} is a file; give the demo a folder (--out DIR)")
+    cleared = out_dir.exists() and any(out_dir.iterdir())
+    if cleared and not (out_dir / MARKER).exists():
+        raise DemoFolderError(
+            f"{out_dir} holds files the demo did not write; give the demo an empty or new "
+            f"folder (--out DIR), or remove {out_dir}")
+    if cleared:
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("written by fsbi-data demo; a rerun empties this folder\n")
+    return cleared
+
+
+def in_range(values: np.ndarray, bounds: tuple[float, float] = TARGET_RATE) -> np.ndarray:
+    """Which values lie in the closed range (NaN, a blown-up run, never does)."""
+    return (values >= bounds[0]) & (values <= bounds[1])
+
+
 def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = None,
              n_new_rules: int = N_NEW_RULES, workers: int = 2, progress: bool = False,
-             max_epochs: int = 30) -> DemoReport:
+             fit_options: dict | None = None) -> DemoReport:
     """Run the whole fsbi-data workflow once and write its results into ``out_dir``.
+
+    A folder a previous demo wrote is emptied first; a folder with other files is refused.
 
     Parameters
     ----------
     out_dir
-        Folder for the store, the figures, the posterior and ``report.md``.
+        Folder for the stores, the figures, the posterior and ``report.md``.
     use_release
-        None (default): the released data if cached, else the embedded synthetic sample;
-        True: fetch the release (network); False: always the synthetic sample.
+        None (default): the released data if cached, else the embedded sample; True: fetch the
+        release (network); False: always the embedded sample.
     n_new_rules
-        How many rules to sample from the posterior and simulate (Brian2, quick protocol).
+        How many rules to draw from the posterior for rate ∈ [5, 10] Hz and simulate (Brian2,
+        quick protocol).
     workers
-        Dask workers for the simulations.
+        Simulations at once.
     progress
         Progress bars (the CLI turns them on).
-    max_epochs
-        Training epochs of each posterior member (small: this is a demonstration).
+    fit_options
+        Passed to :func:`fsbi_data.inference.fit`, over the demo's settings (:data:`FIT`).
     """
     from tqdm.auto import tqdm
 
@@ -232,8 +287,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     from .simulation import protocol, simulate
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = DemoReport(out_dir=out_dir)
+    report = DemoReport(out_dir=out_dir, cleared=prepare_folder(out_dir))
     steps = tqdm(total=6, desc="demo", disable=not progress)
 
     steps.set_postfix_str("data")
@@ -247,6 +301,9 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     report.n_rules = ds.sizes["rule"]
     report.n_plausible = ds.fsbi.plausible().sizes["rule"]
     report.fractions = ds.fsbi.fractions()
+    report.store_share = float(np.mean(in_range(ds.rate.values)))
+    prior = ds.fsbi.round("pi0").rate.values
+    report.prior_share = float(np.mean(in_range(prior)))
     steps.update()
 
     steps.set_postfix_str("figures")
@@ -254,23 +311,25 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     steps.update()
 
     steps.set_postfix_str("posterior")
-    training = ds.fsbi.criteria("tutorial training")
-    posterior = inference.fit(training, metrics=["rate"], n_ensemble=2, seed=0,
-                              max_epochs=max_epochs, progress=progress)
+    report.training = TRAINING[report.data_origin != embedded.LABEL]
+    training = ds.fsbi.criteria(report.training)
+    posterior = inference.fit(training, metrics=["rate"], seed=0, progress=progress,
+                              **{**FIT, **(fit_options or {})})
     report.posterior = posterior.save(out_dir / "posterior-rate.fsbi-post")
     samples = posterior.sample(n=n_new_rules, seed=0, rate=TARGET_RATE)
     steps.update()
 
     steps.set_postfix_str("simulations")
     run = simulate(samples, protocol(FAMILY, "quick"), backend="brian2", store=store,
-                   workers=workers, progress=progress)
+                   workers=workers, progress=progress, round_name=DEMO_ROUND)
     report.n_simulated = run.rules.sizes["rule"]
     report.n_blown_up = int(np.sum(np.isfinite(run.blow_up_time)))
+    report.n_in_range = int(np.sum(in_range(run.rules.rate.values)))
     report.n_appended = report.n_simulated
     steps.update()
 
     steps.set_postfix_str("report")
-    report.report = write_report(report, open_store(store), run.rules)
+    report.report = write_report(report, open_store(store), run.rules, training)
     steps.update()
     steps.close()
     return report
@@ -287,21 +346,31 @@ def markdown_table(frame) -> str:
     return "\n".join(lines)
 
 
-def write_report(report: DemoReport, extended, new_rules) -> Path:
+def write_report(report: DemoReport, extended, new_rules, training) -> Path:
     """A short Markdown report of what the demo did and wrote."""
+    low, high = TARGET_RATE
     lines = [
         "# fsbi-data demo report",
         "",
         f"Data: **{report.data_origin}**.",
         "",
         f"- Store: `{report.store}` — {extended.sizes['rule']:,} rules after appending "
-        f"{report.n_appended} new ones.",
+        f"{report.n_appended} new ones (round `{DEMO_ROUND}`).",
         f"- Plausible rules (Fig. 2 criteria): {report.n_plausible:,} of {report.n_rules:,}.",
         f"- Figures: {len(report.figures)} files in `{report.out_dir / 'figures'}`.",
-        f"- Posterior p(θ | rate): `{report.posterior}`.",
-        f"- New rules sampled for rate ∈ {list(TARGET_RATE)} Hz and simulated with Brian2 on "
-        f"the quick protocol (not comparable with the paper's numbers): {report.n_simulated}, "
-        f"{report.n_blown_up} blew up.",
+        f"- Posterior p(θ | rate): `{report.posterior}`, trained on "
+        f"{training.sizes['rule']:,} rules (criteria {report.training!r}).",
+        f"- New rules drawn for rate ∈ [{low:g}, {high:g}] Hz and simulated with Brian2 on "
+        f"the quick protocol: {report.n_simulated}, {report.n_blown_up} blew up.",
+        "",
+        "## Did the posterior find rules with the rate asked for?",
+        "",
+        f"{report.outcome()}.",
+    ]
+    if report.data_origin != embedded.LABEL:
+        lines += ["", "The released rules were simulated with the paper's protocol and the new "
+                      "ones with the quick protocol: the shares are not comparable."]
+    lines += [
         "",
         "## Fraction of rules meeting each criteria group, per round",
         "",

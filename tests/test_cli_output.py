@@ -33,7 +33,7 @@ def log_lines(stderr: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    """The demo's 6pPol store on the embedded synthetic sample."""
+    """The demo's 6pPol store on the embedded sample."""
     path, _ = default_store(tmp_path_factory.mktemp("cli-output") / "data", use_release=False)
     return path
 
@@ -68,7 +68,7 @@ def test_simulate_prints_its_result_and_logs_only_when_asked(tmp_path, verbose):
 def test_fit_keeps_sbi_training_printout_out_of_the_result(tmp_path, store, verbose):
     pytest.importorskip("sbi")
     done = run_cli(*(["-v"] if verbose else []), "fit", str(store), "--metrics", "rate",
-                   "--criteria", "tutorial training", "--ensemble", "2", "--seed", "0",
+                   "--criteria", "stable activity", "--ensemble", "2", "--seed", "0",
                    "--out", "post.fsbi-post", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0].startswith("RulePosterior(6pPol: p(theta | rate), 2 x")

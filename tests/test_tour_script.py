@@ -3,8 +3,9 @@
 The script is the README's code, taken from its "A tour of the Python API" section, with a few
 declared substitutions that keep it offline and short (each must match the README exactly
 once, so the test notices when the README changes); it runs in a subprocess on the demo's
-synthetic store and simulates two rules with Brian2 under the quick protocol. Worker processes,
-which would run a script again, are refused from a script's unguarded top level.
+store (the embedded sample) and simulates two rules with Brian2 under the quick protocol.
+Worker processes, which would run a script again, are refused from a script's unguarded top
+level.
 """
 
 from __future__ import annotations

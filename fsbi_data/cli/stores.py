@@ -83,7 +83,10 @@ def info(name_or_path: str, source: Path | None) -> None:
     location = ds.encoding.get("source", name_or_path)
     click.echo(f"store    {location}")
     click.echo(f"family   {fam.name} ({fam.task_name}): {fam.description}")
-    click.echo(f"rules    {ds.sizes['rule']:,}\n")
+    click.echo(f"rules    {ds.sizes['rule']:,}")
+    if "data_origin" in ds.attrs:
+        click.echo(f"data     {ds.attrs['data_origin']}")
+    click.echo()
 
     click.echo(table(("parameter", "connection", "low", "high", "units"),
                      [(p.name, p.connection, f"{p.low:g}", f"{p.high:g}", p.units)

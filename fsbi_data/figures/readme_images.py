@@ -1,9 +1,9 @@
-"""The images README.md shows, drawn from the demo's embedded synthetic sample.
+"""The images README.md shows, drawn from the embedded sample (:mod:`fsbi_data.embedded`).
 
     python -m fsbi_data.figures.readme_images [OUT_DIR]     # default: docs/img
 
 Writes ``6pPol_accumulation.png``, ``6pPol_pca.png`` and ``6pPol_rule.png`` (PNG, 200 dpi) from
-the 6pPol store that :func:`fsbi_data.demo.default_store` converts from the synthetic sample
+the 6pPol store that :func:`fsbi_data.demo.default_store` converts from the embedded sample
 (never the release, even when cached: the README says so), built in a temporary folder.
 
 Examples
@@ -27,7 +27,7 @@ README_PANELS = {"6pPol_accumulation": accumulation, "6pPol_pca": pca_dimensiona
 
 
 def write_readme_images(out_dir: str | Path = "docs/img") -> list[Path]:
-    """Draw the README's panels from the synthetic sample and write them as PNG into
+    """Draw the README's panels from the embedded sample and write them as PNG into
     ``out_dir``; returns the paths."""
     import matplotlib.pyplot as plt
 

@@ -139,7 +139,7 @@ def provenance_origin(records: Iterable[dict], data_origin: str | None = None) -
     as "not a released file"; appended batches are counted by source (rules simulated by
     fsbi-data, with backend and protocol, or the file they came from); recomputed metrics and
     posterior samples are named. ``data_origin`` (a store's ``data_origin`` attribute, e.g. the
-    demo's synthetic sample) replaces the description of the converted files.
+    embedded sample's) replaces the description of the converted files.
     """
     records = [r for r in records if isinstance(r, dict)]
     parts = []
