@@ -1,11 +1,11 @@
-"""The embedded sample: a few thousand rules per family that fsbi-data simulated itself.
+"""The embedded sample: rules of both families that fsbi-data simulated itself.
 
 The package ships, for 6pPol and MLP, rules simulated with the Brian2 backend on the ``quick``
 protocol (``docs/simulation.md``) and scored by :mod:`fsbi_data.metrics`, made in rounds the
 paper's way (:mod:`fsbi_data.rounds`): π0 drawn from the prior, then π1…π3 drawn from posteriors
-conditioned on more and more of the plausibility criteria; and the plausible rules of each
-family re-simulated with a ten-times longer training phase (the sample's stand-in for the
-paper's 20-minute re-simulations, Fig. 5). **These are not the paper's data**: the network is
+conditioned on more and more of the plausibility criteria; and rules of each family with
+plausible rates re-simulated with a ten-times longer training phase (the sample's stand-in for
+the paper's 20-minute re-simulations, Fig. 5). **These are not the paper's data**: the network is
 smaller and the protocol far shorter, so the numbers are not comparable with the release's.
 
 The files are in the release's exact format (NumPy structured arrays, ``docs/data.md``),
