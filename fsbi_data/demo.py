@@ -71,6 +71,11 @@ class DemoReport:
     training: str = ""
 
     @property
+    def from_release(self) -> bool:
+        """Whether the store holds the released rules rather than the embedded sample."""
+        return self.data_origin != embedded.LABEL
+
+    @property
     def new_share(self) -> float:
         """The share of the new rules whose rate landed in the target range."""
         return self.n_in_range / self.n_simulated if self.n_simulated else float("nan")
@@ -251,9 +256,9 @@ def prepare_folder(out_dir: Path) -> bool:
     return cleared
 
 
-def in_range(values: np.ndarray, bounds: tuple[float, float] = TARGET_RATE) -> np.ndarray:
-    """Which values lie in the closed range (NaN, a blown-up run, never does)."""
-    return (values >= bounds[0]) & (values <= bounds[1])
+def n_in_target(ds) -> int:
+    """How many rules of ``ds`` have a rate in :data:`TARGET_RATE` (a query: NaN never does)."""
+    return ds.fsbi.where(rate=TARGET_RATE).sizes["rule"]
 
 
 def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = None,
@@ -301,9 +306,9 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     report.n_rules = ds.sizes["rule"]
     report.n_plausible = ds.fsbi.plausible().sizes["rule"]
     report.fractions = ds.fsbi.fractions()
-    report.store_share = float(np.mean(in_range(ds.rate.values)))
-    prior = ds.fsbi.round("pi0").rate.values
-    report.prior_share = float(np.mean(in_range(prior)))
+    report.store_share = n_in_target(ds) / ds.sizes["rule"]
+    prior = ds.fsbi.round("pi0")
+    report.prior_share = n_in_target(prior) / prior.sizes["rule"]
     steps.update()
 
     steps.set_postfix_str("figures")
@@ -311,7 +316,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
     steps.update()
 
     steps.set_postfix_str("posterior")
-    report.training = TRAINING[report.data_origin != embedded.LABEL]
+    report.training = TRAINING[report.from_release]
     training = ds.fsbi.criteria(report.training)
     posterior = inference.fit(training, metrics=["rate"], seed=0, progress=progress,
                               **{**FIT, **(fit_options or {})})
@@ -324,7 +329,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, use_release: bool | None = 
                    workers=workers, progress=progress, round_name=DEMO_ROUND)
     report.n_simulated = run.rules.sizes["rule"]
     report.n_blown_up = int(np.sum(np.isfinite(run.blow_up_time)))
-    report.n_in_range = int(np.sum(in_range(run.rules.rate.values)))
+    report.n_in_range = n_in_target(run.rules)
     report.n_appended = report.n_simulated
     steps.update()
 
@@ -367,7 +372,7 @@ def write_report(report: DemoReport, extended, new_rules, training) -> Path:
         "",
         f"{report.outcome()}.",
     ]
-    if report.data_origin != embedded.LABEL:
+    if report.from_release:
         lines += ["", "The released rules were simulated with the paper's protocol and the new "
                       "ones with the quick protocol: the shares are not comparable."]
     lines += [

@@ -131,8 +131,8 @@ def write_release_files(out_dir: str | os.PathLike, family_name: str) -> Release
     """A family's sample as uncompressed release-format files in ``out_dir``.
 
     Writes ``<family>_all.npy`` (the rows of every round, in round order), one
-    ``<family>_<round>.npy`` per round and ``<family>_longevity.npy``; files already there are
-    kept (they are the same bytes each time).
+    ``<family>_<round>.npy`` per round and ``<family>_longevity.npy``, each time from the
+    checked shipped files (a file left there by another version is replaced, never used).
 
     Examples
     --------
@@ -146,12 +146,10 @@ def write_release_files(out_dir: str | os.PathLike, family_name: str) -> Release
     parts = {part: records(name, part) for part in (*rounds, LONGEVITY)}
     paths = {part: out / f"{name}_{part}.npy" for part in parts}
     paths["all"] = out / f"{name}_all.npy"
+    parts["all"] = np.concatenate([parts[r] for r in rounds])
     for part, path in paths.items():
-        if not path.exists():
-            rows = (np.concatenate([parts[r] for r in rounds]) if part == "all"
-                    else parts[part])
-            with published(path) as tmp, open(tmp, "wb") as f:
-                np.save(f, rows)
+        with published(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, parts[part])
     return ReleaseFiles(all=paths["all"], rounds={r: paths[r] for r in rounds},
                         longevity=paths[LONGEVITY])
 
