@@ -59,6 +59,12 @@ def test_a_rerun_empties_the_demo_folder_and_refuses_any_other(tmp_path):
     assert prepare_folder(out) is True
     assert sorted(p.name for p in out.iterdir()) == [MARKER]
 
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("precious")
+    with pytest.raises(DemoFolderError, match="notes.txt is a file; give the demo a folder"):
+        prepare_folder(a_file)
+    assert a_file.read_text() == "precious"
+
     foreign = tmp_path / "thesis"
     foreign.mkdir()
     (foreign / "chapter1.tex").write_text("precious")

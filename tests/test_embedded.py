@@ -12,7 +12,7 @@ import pytest
 import fsbi_data
 from fsbi_data import embedded
 from fsbi_data.embedded import EmbeddedSampleError
-from fsbi_data.embedded.make import make
+from fsbi_data.embedded.make import main, make
 from fsbi_data.schema import family
 from fsbi_data.seeds import rule_seeds
 
@@ -92,6 +92,13 @@ def test_a_truncated_file_or_a_wrong_manifest_raises(shipped_copy):
     (shipped_copy / "MLP" / "pi3.npy.gz").unlink()
     with pytest.raises(EmbeddedSampleError, match="no file .*MLP/pi3.npy.gz"):
         embedded.records("MLP", "pi3")
+
+
+def test_make_refuses_an_unknown_family_before_simulating(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--work", str(tmp_path / "work"), "--families", "6ppol"])
+    assert "invalid choice: '6ppol' (choose from '6pPol', 'MLP')" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
 
 
 def test_make_simulates_rounds_and_writes_files_that_read_back(tmp_path, monkeypatch):

@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder of the stores the rounds are made in")
     parser.add_argument("--out", default=None,
                         help="where the files go (default: the package's own data folder)")
-    parser.add_argument("--families", nargs="+", default=list(FAMILIES))
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     for key, what in (("n_prior", "rules of round pi0"), ("n_round", "rules of each later round"),
                       ("n_longevity", "re-simulated rules at most")):
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
