@@ -16,7 +16,6 @@ from fsbi_data.errors import ProtocolError
 from fsbi_data.simulation.backends import brian2_build
 from fsbi_data.simulation.backends.base import get_backend
 from fsbi_data.simulation.backends.brian2 import BACKEND, Brian2Backend, compiler_available
-from fsbi_data.simulation.backends.brian2_model import _mlp_statements
 from fsbi_data.simulation.protocols import protocol
 
 #: The plausible rule of the paper's Fig. 2 (data-release.md §7.1.3) with input 8 Hz.
@@ -109,27 +108,6 @@ def test_poly_rule_matches_closed_form_on_recorded_spikes():
             changed += not np.allclose(expected, expected[0])
             hit_bounds += bool(np.any(expected == 0.0) or np.any(expected == p.wmax))
     assert changed >= 20 and hit_bounds >= 2  # the check exercised the rule and the clipping
-
-
-def test_mlp_statements_evaluate_the_spec_network():
-    p = protocol("MLP")
-    rng = np.random.default_rng(0)
-    theta = np.r_[0.3, 0.7, rng.uniform(-1, 1, 20), 10.0]
-    rule = p.mlp_rule(theta)["ee"]
-    n = 7
-    values = {"x_pre2_pre": rng.uniform(0, 3, n), "x_post1_post": rng.uniform(0, 3, n),
-              "w": rng.uniform(0, 2, n), "volt": 1.0,
-              "v_bar_post": rng.uniform(-0.08, -0.05, n), "c_exc_post": rng.uniform(0, 0.02, n),
-              "c_inh_post": rng.uniform(0, 0.02, n), "exp": np.exp}
-    values.update({f"w_pre_{u}": rule["w_pre"][u] for u in range(5)})
-    exec(_mlp_statements(p, "x_pre2_pre", "x_post1_post", "w_pre"), {}, values)
-    inputs = np.stack([2 * values["x_pre2_pre"], 2 * values["x_post1_post"], values["w"],
-                       15 * values["v_bar_post"], 15 * values["c_exc_post"],
-                       15 * values["c_inh_post"]])
-    h1 = 1 / (1 + np.exp(-(rule["w1"] @ inputs)))
-    h2 = 1 / (1 + np.exp(-(rule["w2"] @ h1)))
-    expected = rule["w_pre"][:4] @ h2 + rule["w_pre"][4]
-    np.testing.assert_allclose(values["y"], expected, rtol=1e-12)
 
 
 def test_runtime_mlp_without_plasticity_keeps_weights():

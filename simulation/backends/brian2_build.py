@@ -27,7 +27,7 @@ from fsbi_data.files import published, remove_abandoned
 from fsbi_data.metrics.raw import SimulationResult
 
 from ..protocols import Protocol
-from . import brian2_model
+from . import brian2_mlp, brian2_model
 from .brian2_model import Model, assemble_result, build_model, runtime_values
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def build_directory(protocol: Protocol) -> Path:
     from fsbi_data.catalog import cache_dir
 
     sources = hashlib.sha256()
-    for module in (brian2_model.__file__, __file__):
+    for module in (brian2_model.__file__, brian2_mlp.__file__, __file__):
         sources.update(Path(module).read_bytes())
     return cache_dir() / "brian2" / (
         f"{protocol.family}-{protocol.cache_key()}-brian2-{brian2.__version__}-"

@@ -40,6 +40,7 @@ import numpy as np
 from fsbi_data.metrics.raw import SimulationResult, SpikeTrains, WeightTraces
 
 from ..protocols import Protocol
+from .brian2_mlp import mlp_call, mlp_function
 
 
 @dataclass
@@ -162,25 +163,6 @@ def _dedent(code: str) -> str:
     return "\n".join(line.strip() for line in code.strip().splitlines())
 
 
-def _mlp_statements(protocol: Protocol, a: str, b: str, out: str) -> str:
-    """Abstract code evaluating the MLP of §5.4 into ``y``; W1, W2 are protocol constants."""
-    rules = protocol.mlp_rule(np.zeros(protocol.rule_family.n_theta))
-    w1, w2 = rules["ee"]["w1"], rules["ee"]["w2"]
-    # Fixed input rescaling: 2 for the traces, 1 for the weight, 15 for V̄, C_exc, C_inh.
-    inputs = (f"2*{a}", f"2*{b}", "w", "15*v_bar_post/volt", "15*c_exc_post/volt",
-              "15*c_inh_post/volt")
-    lines = []
-    for u, row in enumerate(w1):
-        z = " + ".join(f"({float(w)!r})*{x}" for w, x in zip(row, inputs, strict=True))
-        lines.append(f"h1_{u} = 1/(1 + exp(-({z})))")
-    for v, row in enumerate(w2):
-        z = " + ".join(f"({float(w)!r})*h1_{u}" for u, w in enumerate(row))
-        lines.append(f"h2_{v} = 1/(1 + exp(-({z})))")
-    y = " + ".join(f"{out}_{v}*h2_{v}" for v in range(len(w2)))
-    lines.append(f"y = {y} + {out}_{len(w2)}")
-    return "\n".join(lines)
-
-
 def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target: Any) -> Any:
     """One plastic recurrent projection: the polynomial rule (§5.2) or the MLP rule (§5.4)."""
     p = protocol
@@ -205,11 +187,12 @@ def _plastic_synapses(b2: Any, protocol: Protocol, key: str, source: Any, target
         model = "w : 1\neta : 1 (shared)\n" + "\n".join(
             f"w_{event}_{u} : 1 (shared)" for event in ("pre", "post") for u in range(n_out))
         # Pre event: slow pre trace and fast post trace; post event: fast pre, slow post.
+        namespace["mlp_y"] = mlp_function(b2, p)
         on_pre = (f"{conductance}_post += w\n"
-                  + _mlp_statements(p, "x_pre2_pre", "x_post1_post", "w_pre")
-                  + "\nw = clip(w + eta*y, 0, wmax)")
-        on_post = (_mlp_statements(p, "x_pre1_pre", "x_post2_post", "w_post")
-                   + "\nw = clip(w + eta*y, 0, wmax)")
+                  f"w = clip(w + eta*{mlp_call(p, 'x_pre2_pre', 'x_post1_post', 'w_pre')}, "
+                  f"0, wmax)")
+        on_post = (f"w = clip(w + eta*{mlp_call(p, 'x_pre1_pre', 'x_post2_post', 'w_post')}, "
+                   f"0, wmax)")
     syn = b2.Synapses(source, target, model=_dedent(model), on_pre=_dedent(on_pre),
                       on_post=_dedent(on_post), delay=p.delay * b2.second,
                       namespace=namespace, name=f"syn_{key}")
