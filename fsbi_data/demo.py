@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ N_NEW_RULES = 100
 TARGET_RATE = TUTORIAL_TARGET_RATE_BOUNDS  # Hz: the target of the paper's tutorial
 DEMO_ROUND = "demo"  # the round label of the rules the demo simulates
 MARKER = ".fsbi-demo"  # marks a folder the demo wrote, which a rerun may empty
+SOURCE_ATTR = "data_source"  # the store attribute naming the files it was converted from
 TRAINING = {True: "tutorial training", False: "stable activity"}
 """The rules the posterior trains on: the paper's tutorial selection for the release; for the
 embedded sample, whose quick protocol yields hardly any rule that meets every criterion, the
@@ -46,6 +48,10 @@ thread each, so that its numbers are the same on every run of the same machine."
 
 class DemoFolderError(FsbiDataError):
     """The demo's output folder holds files the demo did not write."""
+
+
+class StaleStoreError(FsbiDataError):
+    """A store made earlier from other files than the ones a call would convert now."""
 
 
 @dataclass
@@ -120,6 +126,18 @@ def _use_release(entries: list, use_release: bool | None) -> bool:
     return bool(use_release or (use_release is None and all(is_cached(e) for e in entries)))
 
 
+def source_digest(checksums: list[str]) -> str:
+    """16 hex digits naming the files a store is converted from (by their checksums), kept in
+    the store's ``data_source`` attribute so that a store made from other files is noticed.
+
+    Examples
+    --------
+    >>> source_digest(["ab", "cd"]) == source_digest(["ab", "cd"]) != source_digest(["ab"])
+    True
+    """
+    return hashlib.sha256("\n".join(checksums).encode()).hexdigest()[:16]
+
+
 def release_files(out_dir: Path, use_release: bool | None, family_name: str = FAMILY
                   ) -> tuple[Path, dict[str, Path], str]:
     """The ``_all`` file and round files to start from, and what they are.
@@ -139,19 +157,35 @@ def release_files(out_dir: Path, use_release: bool | None, family_name: str = FA
     return files.all, files.rounds, embedded.LABEL
 
 
-def _existing(store: Path) -> tuple[Path, str]:
-    """A store made before, and its ``data_origin``."""
+def _existing(store: Path, source: str) -> tuple[Path, str]:
+    """A store made before from the files named by ``source``, and its ``data_origin``.
+
+    Raises
+    ------
+    StaleStoreError
+        When the store was converted from other files (an older embedded sample, or the
+        embedded sample where the release is now chosen, or the other way round).
+    """
     from . import open as open_store
 
-    return store, open_store(store).attrs.get("data_origin", "unknown")
+    attrs = open_store(store).attrs
+    if attrs.get(SOURCE_ATTR) != source:
+        made = attrs.get("data_origin", "data of unknown origin")
+        raise StaleStoreError(
+            f"{store} holds {made}, converted from other files than the ones this call would "
+            f"convert now (an older embedded sample, or the other of the release and the "
+            f"sample); remove {store} to convert them afresh, or pass another folder")
+    return store, attrs.get("data_origin", "unknown")
 
 
-def _converted(store: Path, source: Path, origin: str, rounds: dict[str, Path] | None,
-               progress: bool) -> tuple[Path, str]:
-    """``source`` converted into ``store``, its ``data_origin`` set to ``origin``."""
+def _converted(store: Path, source: Path, origin: str, digest: str,
+               rounds: dict[str, Path] | None, progress: bool) -> tuple[Path, str]:
+    """``source`` converted into ``store``, its ``data_origin`` set to ``origin`` and its
+    ``data_source`` to ``digest``."""
     from . import convert
 
-    convert(source, store, rounds=rounds, attrs={"data_origin": origin}, progress=progress)
+    convert(source, store, rounds=rounds, attrs={"data_origin": origin, SOURCE_ATTR: digest},
+            progress=progress)
     return store, origin
 
 
@@ -161,20 +195,33 @@ def default_store(out_dir: str | Path, *, use_release: bool | None = None,
 
     The store is converted from the released files when they are cached (or when
     ``use_release=True``), otherwise from the embedded sample (:mod:`fsbi_data.embedded`); an
-    existing store there is reused. Its ``data_origin`` attribute says which.
+    existing store there is reused when it was converted from the same files. Its
+    ``data_origin`` attribute says which.
+
+    Raises
+    ------
+    StaleStoreError
+        When the store there was converted from other files (e.g. the sample of an earlier
+        version of fsbi-data).
 
     Examples
     --------
     >>> store, origin = default_store("notebook-data")       # doctest: +SKIP
     >>> ds = fsbi_data.open(store)                           # doctest: +SKIP
     """
+    from .catalog import CATALOG
+
     out_dir = Path(out_dir)
     store = out_dir / f"{family_name}.store"
+    entries = [CATALOG.entry(family_name), *CATALOG.rounds(family_name).values()]
+    release = _use_release(entries, use_release)
+    digest = source_digest([e.checksum for e in entries] if release
+                           else embedded.checksums(family_name, embedded.round_names(family_name)))
     if store.exists():
-        return _existing(store)
+        return _existing(store, digest)
     out_dir.mkdir(parents=True, exist_ok=True)
-    all_file, rounds, origin = release_files(out_dir, use_release, family_name)
-    return _converted(store, all_file, origin, rounds, progress)
+    all_file, rounds, origin = release_files(out_dir, release, family_name)
+    return _converted(store, all_file, origin, digest, rounds, progress)
 
 
 def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
@@ -184,7 +231,8 @@ def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
 
     The released ``<family>/bg20min`` file when it is cached (or ``use_release=True``),
     otherwise the embedded sample's re-simulations (ten times longer training than the quick
-    protocol, not 20 minutes); an existing store there is reused.
+    protocol, not 20 minutes); an existing store there is reused when it was converted from
+    the same file (else :class:`StaleStoreError`).
 
     Examples
     --------
@@ -194,17 +242,20 @@ def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
     from .fetching import fetch
 
     out_dir = Path(out_dir)
-    name = f"{family_name}/bg20min"
+    entry = CATALOG.entry(f"{family_name}/bg20min")
     store = out_dir / f"{family_name}-bg20min.store"
+    release = _use_release([entry], use_release)
+    digest = source_digest([entry.checksum] if release
+                           else embedded.checksums(family_name, [embedded.LONGEVITY]))
     if store.exists():
-        return _existing(store)
+        return _existing(store, digest)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if _use_release([CATALOG.entry(name)], use_release):
-        source, origin = fetch(name), release_label(family_name, "bg20min file")
+    if release:
+        source, origin = fetch(entry.name), release_label(family_name, "bg20min file")
     else:
         source = embedded.write_release_files(out_dir / "embedded-sample", family_name).longevity
         origin = embedded.LONGEVITY_LABEL
-    return _converted(store, source, origin, None, progress)
+    return _converted(store, source, origin, digest, None, progress)
 
 
 def draw_figures(ds, out_dir: str | Path, *, use_release: bool | None = None,

@@ -88,6 +88,12 @@ def _family_record(family_name: str) -> dict[str, Any]:
     return made[name]
 
 
+def checksums(family_name: str, parts: list[str]) -> list[str]:
+    """The sha256 of the shipped files of ``parts`` (rounds or ``"longevity"``), from the
+    manifest."""
+    return [_family_record(family_name)["sha256"][part] for part in parts]
+
+
 def shipped_file(family_name: str, part: str) -> Path:
     """The gzip-compressed ``.npy`` of one round (or ``"longevity"``) of a family."""
     name = family(family_name).name
