@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 
 from fsbi_data.errors import ProtocolError, UnknownNameError
-from fsbi_data.metrics.raw import PAPER_LNS, PAPER_LS, AnalysisParams
+from fsbi_data.metrics.raw import (
+    PAPER_LNS,
+    PAPER_LS,
+    PAPER_N_RECORDED,
+    PAPER_N_RECORDED_I,
+    PAPER_WMAX,
+    AnalysisParams,
+)
 from fsbi_data.mlp_constants import MLP_TRACE_TAUS, MLP_W1, RULE_CST_PART
 from fsbi_data.schema import CONNECTIONS, Family, family
 
@@ -130,7 +137,7 @@ class Protocol:
     wei: float = 0.1
     wie: float = 1.0
     wii: float = 1.0
-    wmax: float = 20.0
+    wmax: float = PAPER_WMAX
     eta: float = 0.01
     sparseness: float = 0.1
     # input (§4.1)
@@ -144,9 +151,9 @@ class Protocol:
     lns: float = PAPER_LNS
     ls: float = PAPER_LS
     # recording (§8)
-    n_recorded: int = 1000
+    n_recorded: int = PAPER_N_RECORDED
     record_i: bool = True
-    n_recorded_i: int = 500
+    n_recorded_i: int = PAPER_N_RECORDED_I
     n_monitored_synapses: int = 100
     weight_sample_interval: float = 0.1
     # kernel (§2)

@@ -29,14 +29,19 @@ from ..errors import RawFormatError
 #: simulated for PAPER_LNS + PAPER_LS seconds and scored on the last PAPER_LS.
 PAPER_LNS = 60.0
 PAPER_LS = 10.0
+#: The paper's recording: spikes of the first PAPER_N_RECORDED E neurons and the first
+#: PAPER_N_RECORDED_I I neurons; weights bounded by PAPER_WMAX (in units of the leak conductance).
+PAPER_N_RECORDED = 1000
+PAPER_N_RECORDED_I = 500
+PAPER_WMAX = 20.0
 
 
 @dataclass(frozen=True)
 class AnalysisParams:
     """Parameters of the metric computations (``docs/metrics.md`` §1), paper values as defaults."""
 
-    n_recorded: int = 1000
-    n_recorded_i: int = 500
+    n_recorded: int = PAPER_N_RECORDED
+    n_recorded_i: int = PAPER_N_RECORDED_I
     ls: float = PAPER_LS
     t_start_rec: float = PAPER_LNS
     t_stop_rec: float = PAPER_LNS + PAPER_LS
@@ -46,7 +51,7 @@ class AnalysisParams:
     window_view_auto_cov: float = 0.5
     n_bins_kl_isi: int = 100
     isi_lim_kl_isi: tuple[float, float] = (0.0, 1.0)
-    wmax: float = 20.0
+    wmax: float = PAPER_WMAX
 
     @classmethod
     def for_durations(cls, lns: float, ls: float, **overrides: Any) -> AnalysisParams:
