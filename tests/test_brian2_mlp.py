@@ -104,3 +104,22 @@ def test_compiled_network_uses_vector_exponentials(tmp_path):
     symbols = subprocess.run(["nm", "-u", str(tmp_path / "harness.o")], capture_output=True,
                              text=True, check=True).stdout
     assert any(name.startswith("_ZGV") and name.endswith("_expf") for name in symbols.split())
+
+
+def test_runtime_mode_applies_the_rule():
+    """Brian2's NumPy mode calls the NumPy network on whole arrays of synapses: weights move,
+    within their bounds, and the same run gives the same weights."""
+    from fsbi_data.simulation.backends.brian2 import Brian2Backend
+
+    p = protocol("MLP", "quick").replace(
+        NE=40, NI=10, N_input=200, sparseness=0.5, sparseness_poisson=0.5, weight_poisson=0.3,
+        lns=1e-4, ls=0.2, n_recorded=40, n_recorded_i=10, n_monitored_synapses=12,
+        weight_sample_interval=0.01)
+    theta = np.r_[0.5, 0.5, np.linspace(-1, 1, 20), 10.0]
+    runs = [Brian2Backend("runtime").run(theta, p, network_seed=3) for _ in range(2)]
+    weights = runs[0].weights.weights
+    assert runs[0].spikes_e.n_spikes > 0
+    for key, initial in (("ee", p.wee), ("ie", p.wie)):
+        assert not np.allclose(weights[key], initial)
+        assert np.all((weights[key] >= 0) & (weights[key] <= p.wmax))
+        np.testing.assert_array_equal(weights[key], runs[1].weights.weights[key])
