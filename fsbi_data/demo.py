@@ -253,7 +253,7 @@ def longevity_store(out_dir: str | Path, *, use_release: bool | None = None,
     if release:
         source, origin = fetch(entry.name), release_label(family_name, "bg20min file")
     else:
-        source = embedded.write_release_files(out_dir / "embedded-sample", family_name).longevity
+        source = embedded.write_longevity_file(out_dir / "embedded-sample", family_name)
         origin = embedded.LONGEVITY_LABEL
     return _converted(store, source, origin, digest, None, progress)
 

@@ -146,18 +146,25 @@ def write_release_files(out_dir: str | os.PathLike, family_name: str) -> Release
     >>> fsbi_data.convert(files.all, "6pPol.store", rounds=files.rounds)    # doctest: +SKIP
     """
     name = family(family_name).name
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rounds = round_names(name)
-    parts = {part: records(name, part) for part in (*rounds, LONGEVITY)}
-    paths = {part: out / f"{name}_{part}.npy" for part in parts}
-    paths["all"] = out / f"{name}_all.npy"
-    parts["all"] = np.concatenate([parts[r] for r in rounds])
-    for part, path in paths.items():
-        with published(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, parts[part])
-    return ReleaseFiles(all=paths["all"], rounds={r: paths[r] for r in rounds},
-                        longevity=paths[LONGEVITY])
+    parts = {part: records(name, part) for part in rounds}
+    paths = {part: _write(out_dir, name, part, rows) for part, rows in parts.items()}
+    return ReleaseFiles(all=_write(out_dir, name, "all", np.concatenate(list(parts.values()))),
+                        rounds=paths, longevity=write_longevity_file(out_dir, name))
+
+
+def write_longevity_file(out_dir: str | os.PathLike, family_name: str) -> Path:
+    """Only ``<family>_longevity.npy`` of :func:`write_release_files`."""
+    name = family(family_name).name
+    return _write(out_dir, name, LONGEVITY, records(name, LONGEVITY))
+
+
+def _write(out_dir: str | os.PathLike, family_name: str, part: str, rows: np.ndarray) -> Path:
+    path = Path(out_dir) / f"{family_name}_{part}.npy"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with published(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, rows)
+    return path
 
 
 def save_records(rows: np.ndarray, path: Path) -> None:
