@@ -92,11 +92,10 @@ def mlp_function(b2: Any, protocol: Protocol) -> Any:
     rules = protocol.mlp_rule(np.zeros(protocol.rule_family.n_theta))
     w1, w2 = rules["ee"]["w1"], rules["ee"]["w2"]
 
-    def evaluate(a, b, w, v_bar, c_exc, c_inh, *w_out):
-        shape = np.broadcast(a, b, w, v_bar, c_exc, c_inh).shape
-        inputs = np.stack([np.broadcast_to(x, shape).ravel()
-                           for x in (a, b, w, v_bar, c_exc, c_inh)])
-        return mlp_output(w1, w2, inputs, np.asarray(w_out, dtype=np.float64)).reshape(shape)
+    def evaluate(*args):
+        inputs = np.stack(np.broadcast_arrays(*args[:len(INPUTS)]))
+        y = mlp_output(w1, w2, inputs.reshape(len(INPUTS), -1), np.asarray(args[len(INPUTS):]))
+        return y.reshape(inputs.shape[1:])
 
     function = b2.Function(evaluate, arg_units=[1] * (len(INPUTS) + len(w2) + 1),
                            return_unit=1, stateless=True)
