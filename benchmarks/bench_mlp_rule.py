@@ -4,7 +4,7 @@ baseline of one double-precision statement per unit (how the model first wrote i
 Both are compiled with Brian2's flags into one program that evaluates them on the same
 ``--events`` inputs (traces, weight and neuron variables spread like a simulation's) and prints
 nanoseconds per event and the ratio baseline / new. A whole MLP simulation spends most of its
-time here (40 rules of the embedded sample: 3.5 times faster end to end).
+time here (40 rules of the embedded sample: 3.5 times faster end to end, measured under load).
 
 Usage: ``python benchmarks/bench_mlp_rule.py [--events 2000000]``
 """

@@ -3,9 +3,10 @@
 Every pre- and postsynaptic event of an MLP projection evaluates a 6 → nh1 → nh2 → 1 network,
 so this function is where an MLP simulation spends most of its time. Compiled, its layers are
 loops over constant arrays that the compiler vectorises, exponentials included (glibc's vector
-``expf``): whole MLP simulations run 3.5 times faster than with one statement per unit. Like
-the Auryn programs, it computes the weighted sums and exponentials in single precision (§5.4);
-the runtime mode evaluates the same network with NumPy in single precision.
+``expf``): whole MLP simulations ran 3.5 times faster than with one statement per unit
+(measured under load). Like the Auryn programs, it computes the weighted sums and exponentials
+in single precision (§5.4); the runtime mode evaluates the same network with NumPy in single
+precision.
 """
 
 from __future__ import annotations
